@@ -1,0 +1,100 @@
+"""Where the bits of an ``.srb`` file go, stream by stream.
+
+Each payload is split by the ideal code length (``-log2 p`` under the file's tables) of the symbols
+it carries; what the range coder spends beyond that (its final flush, probability quantisation) is
+reported as coder overhead. Header, speaker and packet framing are counted from their bytes, so the
+lines add up exactly to the file size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .container import Header
+from .container import TablesArg
+from .srbfile import parse_srb
+from .streams import index_bits
+
+
+@dataclass(frozen=True)
+class BitrateReport:
+    """Bits per component of one file. ``lines()`` gives (name, bits) in display order."""
+
+    duration: float
+    header_bits: int
+    speaker_bits: int
+    units_bits: float
+    durations_bits: float
+    f0_bits: float
+    framing_bits: int
+    coder_bits: float
+    total_bits: int
+    num_packets: int
+    fixed_length_bps: float  # paper-style: ceil(log2 K) bits per unit frame and per F0 frame
+    header: Header
+
+    def lines(self) -> list[tuple[str, float]]:
+        return [
+            ("units", self.units_bits),
+            ("durations", self.durations_bits),
+            ("f0", self.f0_bits),
+            ("speaker", self.speaker_bits),
+            ("header", self.header_bits),
+            ("packet framing", self.framing_bits),
+            ("coder overhead", self.coder_bits),
+        ]
+
+    @property
+    def bps(self) -> float:
+        return self.total_bits / self.duration if self.duration else 0.0
+
+    def format(self) -> str:
+        """A human-readable table (what ``srb info`` prints)."""
+        h = self.header
+        d = self.duration or float("nan")
+        rows = [
+            f"duration        {self.duration:.3f} s, {h.num_packets} packets of {h.packet_frames} unit frames "
+            f"({h.packet_samples / h.sample_rate:.2f} s)",
+            f"model {h.model_id:08x}  tables {h.tables_id:08x}{' (uniform)' if h.tables_id == 0 else ''}  "
+            f"units K={h.unit_vocab} @ {h.sample_rate / h.unit_hop:g} Hz  F0 K={h.f0_vocab} @ "
+            f"{h.sample_rate / h.f0_hop:g} Hz ({h.f0_coding})  speaker {h.speaker.kind} of {h.speaker.alphabet}",
+            f"{'stream':<16}{'bits':>10}{'bits/s':>10}{'share':>8}",
+        ]
+        for name, bits in self.lines():
+            rows.append(f"{name:<16}{bits:>10.1f}{bits / d:>10.1f}{bits / max(self.total_bits, 1):>8.1%}")
+        rows.append(f"{'total':<16}{self.total_bits:>10d}{self.total_bits / d:>10.1f}{1:>8.0%}")
+        rows.append(
+            f"paper-style fixed-length (units + F0, no speaker, no framing): {self.fixed_length_bps:.1f} bits/s"
+        )
+        return "\n".join(rows)
+
+
+def bitrate_report(data: bytes, tables: TablesArg = None) -> BitrateReport:
+    """Decode ``data`` and account for every bit of it."""
+    h, t, packets, units, f0 = parse_srb(data, tables)
+    unit_bits = dur_bits = f0_bits = 0.0
+    framing = payload = 0
+    for packet, u, f in zip(packets, units, f0):
+        s, d = t.units.information_bits(t.units.events(u))
+        fs, fd = t.f0.information_bits(t.f0.events(f))
+        unit_bits += s
+        dur_bits += d
+        f0_bits += fs + fd
+        framing += 8 * packet.framing_bytes
+        payload += 8 * len(packet.payload)
+    duration = h.num_samples / h.sample_rate
+    fixed = index_bits(h.unit_vocab) * h.sample_rate / h.unit_hop + index_bits(h.f0_vocab) * h.sample_rate / h.f0_hop
+    return BitrateReport(
+        duration=duration,
+        header_bits=8 * (h.size - h.speaker_bytes),
+        speaker_bits=8 * h.speaker_bytes,
+        units_bits=unit_bits,
+        durations_bits=dur_bits,
+        f0_bits=f0_bits,
+        framing_bits=framing,
+        coder_bits=payload - unit_bits - dur_bits - f0_bits,
+        total_bits=8 * len(data),
+        num_packets=h.num_packets,
+        fixed_length_bps=fixed,
+        header=h,
+    )

@@ -1,0 +1,304 @@
+"""The ``.srb`` container: header and packet framing; the payloads' coding is in ``payload``.
+
+Layout (multi-byte integers big-endian; "varint" is unsigned LEB128; docs/FORMAT.md is the spec)::
+
+    header:  "SRB" | version u8 | flags u8 | model_id u32 | tables_id u32
+             | varints: num_samples packet_frames
+             | only if tables_id == 0, varints: sample_rate unit_hop f0_hop unit_vocab unit_max_run
+                        f0_vocab [f0_max_run] speaker_alphabet [speaker_count]
+             | speaker indices, fixed width, MSB first, zero-padded to a byte | crc16 u16
+    packet:  payload_length varint | sequence u8 | payload | crc16 u16   (repeated)
+
+The header is read field by field against the bytes that remain, then its values are checked
+against each other and against the number of bytes left for packets, so a header that claims
+hours of audio in a few bytes is refused before anything is allocated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .binary import ByteReader, crc16, write_varint
+from .errors import SrbFormatError, SrbModelMismatchError
+from .streams import (
+    MAX_SPEAKER_BITS,
+    MAX_HOP,
+    MAX_SAMPLE_RATE,
+    MAX_SAMPLES,
+    MAX_SPEAKER_LENGTH,
+    MAX_VOCAB,
+    SpeakerCode,
+    index_bits,
+    num_frames,
+)
+from .tables import MAX_RUN_LIMIT, EntropyTables
+
+MAGIC = b"SRB"
+VERSION_MAJOR = 1
+VERSION_MINOR = 0
+FLAG_SPEAKER_VECTOR = 0x01
+FLAG_F0_RUNLENGTH = 0x02
+KNOWN_FLAGS = FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH
+#: At most this many unit frames per packet (20 s at 50 Hz): with at least 4 bytes per packet this
+#: bounds the frames a file can make the decoder allocate to 256 per byte of input.
+MAX_PACKET_FRAMES = 1024
+#: Largest payload a packet may declare.
+MAX_PAYLOAD = 1 << 20
+CRC_BYTES = 2
+#: Smallest possible packet: 1-byte length, sequence, empty payload, CRC.
+MIN_PACKET_BYTES = 1 + 1 + CRC_BYTES
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything before the first packet, with the tables it names."""
+
+    model_id: int
+    tables_id: int
+    sample_rate: int
+    num_samples: int
+    unit_hop: int
+    f0_hop: int
+    packet_frames: int
+    unit_vocab: int
+    unit_max_run: int
+    f0_vocab: int
+    f0_coding: str  # "frame" or "runlength"
+    f0_max_run: int  # 0 in frame coding
+    speaker: SpeakerCode
+    tables: EntropyTables | None = field(default=None, compare=False, repr=False)
+    version: tuple[int, int] = (VERSION_MAJOR, VERSION_MINOR)
+    size: int = 0  # bytes, filled in by read_header
+    speaker_bytes: int = 0  # bytes of the speaker indices
+
+    @property
+    def num_units(self) -> int:
+        return num_frames(self.num_samples, self.unit_hop)
+
+    @property
+    def num_f0(self) -> int:
+        return num_frames(self.num_samples, self.f0_hop)
+
+    @property
+    def num_packets(self) -> int:
+        return num_frames(self.num_units, self.packet_frames)
+
+    @property
+    def packet_samples(self) -> int:
+        return self.packet_frames * self.unit_hop
+
+    def unit_span(self, packet: int) -> tuple[int, int]:
+        """Unit frames ``[start, stop)`` that packet ``packet`` carries."""
+        start = packet * self.packet_frames
+        return start, min(start + self.packet_frames, self.num_units)
+
+    def f0_span(self, packet: int) -> tuple[int, int]:
+        """F0 frames ``[start, stop)`` of packet ``packet``: those whose first sample falls in it."""
+        span = self.packet_samples
+        start = num_frames(packet * span, self.f0_hop)
+        return min(start, self.num_f0), min(num_frames((packet + 1) * span, self.f0_hop), self.num_f0)
+
+    def sample_span(self, packet: int) -> tuple[int, int]:
+        start = packet * self.packet_samples
+        return start, min(start + self.packet_samples, self.num_samples)
+
+
+def _pack_indices(indices: np.ndarray, width: int) -> bytes:
+    if width == 0:
+        return b""
+    bits = ((indices[:, None].astype(np.int64) >> np.arange(width - 1, -1, -1)) & 1).astype(np.uint8)
+    return np.packbits(bits.reshape(-1)).tobytes()
+
+
+def _unpack_indices(data: bytes, count: int, width: int) -> np.ndarray:
+    if width == 0:
+        return np.zeros(count, np.int32)
+    bits = np.unpackbits(np.frombuffer(data, np.uint8))[: count * width].reshape(count, width)
+    return (bits.astype(np.int64) << np.arange(width - 1, -1, -1)).sum(axis=1).astype(np.int32)
+
+
+def write_header(h: Header) -> bytes:
+    """Header bytes. Stream parameters are spelled out only for uniform tables (id 0): trained
+    tables fix them (their :class:`~bitstream.tables.Profile`), and the id names the tables."""
+    spk = h.speaker
+    flags = (FLAG_SPEAKER_VECTOR if spk.kind == "vector" else 0) | (
+        FLAG_F0_RUNLENGTH if h.f0_coding == "runlength" else 0
+    )
+    out = bytearray(MAGIC)
+    out.append((VERSION_MAJOR << 4) | VERSION_MINOR)
+    out.append(flags)
+    out += h.model_id.to_bytes(4, "big") + h.tables_id.to_bytes(4, "big")
+    out += write_varint(h.num_samples) + write_varint(h.packet_frames)
+    if h.tables_id == 0:
+        for value in (h.sample_rate, h.unit_hop, h.f0_hop, h.unit_vocab, h.unit_max_run, h.f0_vocab):
+            out += write_varint(value)
+        if h.f0_coding == "runlength":
+            out += write_varint(h.f0_max_run)
+        out += write_varint(spk.alphabet)
+        if spk.kind == "vector":
+            out += write_varint(spk.indices.size)
+    out += _pack_indices(spk.indices, index_bits(spk.alphabet))
+    out += crc16(bytes(out)).to_bytes(CRC_BYTES, "big")
+    return bytes(out)
+
+
+TablesArg = EntropyTables | Mapping[int, EntropyTables] | None
+
+
+def resolve_tables(tables_id: int, tables: TablesArg) -> EntropyTables:
+    """The trained tables with id ``tables_id`` from what the caller has."""
+    if isinstance(tables, Mapping):
+        tables = tables.get(tables_id)
+    if tables is None or tables.tables_id != tables_id:
+        have = "none given" if tables is None else f"have {tables.tables_id:08x}"
+        raise SrbModelMismatchError(f"file was coded with entropy tables {tables_id:08x} ({have})")
+    return tables
+
+
+def read_header(data: bytes, tables: TablesArg = None) -> Header:
+    """Parse and validate the header at the start of ``data``.
+
+    Args:
+        data: the whole file (the bytes after the header bound what it may claim).
+        tables: the tables the file names, or a mapping id -> tables; not needed for id 0.
+
+    Raises:
+        SrbFormatError: bad magic, version, flags, values, CRC, or more audio claimed than the
+            remaining bytes can hold. SrbModelMismatchError (a subclass) when the named tables
+            are not at hand.
+    """
+    r = ByteReader(data, what="header")
+    if r.remaining < len(MAGIC) or r.read(len(MAGIC)) != MAGIC:
+        raise SrbFormatError("not an .srb file (bad magic)")
+    version = r.u8()
+    major, minor = version >> 4, version & 0x0F
+    if major != VERSION_MAJOR:
+        raise SrbFormatError(f"unsupported .srb major version {major} (this reader handles {VERSION_MAJOR})")
+    if minor > VERSION_MINOR:
+        raise SrbFormatError(f".srb version {major}.{minor} is newer than this reader ({VERSION_MAJOR}.{VERSION_MINOR})")
+    flags = r.u8()
+    if flags & ~KNOWN_FLAGS:
+        raise r.fail(f"reserved flag bits set: {flags:#04x}")
+    vector = bool(flags & FLAG_SPEAKER_VECTOR)
+    kind = "vector" if vector else "id"
+    f0_coding = "runlength" if flags & FLAG_F0_RUNLENGTH else "frame"
+    model_id, tables_id = r.u32(), r.u32()
+    num_samples = r.varint("num_samples", MAX_SAMPLES)
+    packet_frames = r.varint("packet_frames", MAX_PACKET_FRAMES, 1)
+    if tables_id == 0:
+        sample_rate = r.varint("sample_rate", MAX_SAMPLE_RATE, 1)
+        unit_hop = r.varint("unit_hop", MAX_HOP, 1)
+        f0_hop = r.varint("f0_hop", MAX_HOP, 1)
+        unit_vocab = r.varint("unit_vocab", MAX_VOCAB, 1)
+        unit_max_run = r.varint("unit_max_run", MAX_RUN_LIMIT, 2)
+        f0_vocab = r.varint("f0_vocab", MAX_VOCAB, 1)
+        f0_max_run = r.varint("f0_max_run", MAX_RUN_LIMIT, 2) if f0_coding == "runlength" else 0
+        alphabet = r.varint("speaker_alphabet", 1 << MAX_SPEAKER_BITS, 1)
+        count = r.varint("speaker_count", MAX_SPEAKER_LENGTH, 1) if vector else 1
+        t = EntropyTables.uniform(unit_vocab, f0_vocab, unit_max_run, f0_coding, f0_max_run or 16)
+    else:
+        t = resolve_tables(tables_id, tables)
+        p = t.profile
+        sample_rate, unit_hop, f0_hop = p.sample_rate, p.unit_hop, p.f0_hop
+        unit_vocab, unit_max_run = t.units.vocab, t.units.max_run
+        f0_vocab, f0_max_run = t.f0.vocab, t.f0.max_run
+        if f0_coding != t.f0.coding:
+            raise r.fail(f"flags say F0 is {f0_coding}-coded, tables {tables_id:08x} code it {t.f0.coding}")
+        alphabet, count = p.speaker_alphabet(kind), p.speaker_count(kind)
+        if alphabet < 1 or count < 1:
+            raise r.fail(f"tables {tables_id:08x} have no speaker {kind}s")
+    width = index_bits(alphabet)
+    speaker_start = r.offset
+    indices = _unpack_indices(r.read(-(-count * width // 8)), count, width)
+    speaker_bytes = r.offset - speaker_start
+    body = r.offset
+    if r.u16() != crc16(data[:body]):
+        raise SrbFormatError("header: CRC mismatch")
+    if indices.size and indices.max() >= alphabet:
+        raise SrbFormatError(f"header: speaker index {indices.max()} outside its alphabet of {alphabet}")
+    h = Header(
+        model_id=model_id,
+        tables_id=tables_id,
+        sample_rate=sample_rate,
+        num_samples=num_samples,
+        unit_hop=unit_hop,
+        f0_hop=f0_hop,
+        packet_frames=packet_frames,
+        unit_vocab=unit_vocab,
+        unit_max_run=unit_max_run,
+        f0_vocab=f0_vocab,
+        f0_coding=f0_coding,
+        f0_max_run=f0_max_run,
+        speaker=SpeakerCode(indices, alphabet, kind),
+        tables=t,
+        version=(major, minor),
+        size=r.offset,
+        speaker_bytes=speaker_bytes,
+    )
+    # Every packet takes at least MIN_PACKET_BYTES, so the bytes that follow bound how much audio
+    # the header may honestly claim; check before the decoder allocates anything for it.
+    room = (len(data) - h.size) // MIN_PACKET_BYTES
+    if h.num_packets > room:
+        raise SrbFormatError(
+            f"header claims {h.num_samples} samples in {h.num_packets} packets, "
+            f"but the {len(data) - h.size} bytes that follow hold at most {room} (truncated?)"
+        )
+    return h
+
+
+def write_packet(index: int, payload: bytes) -> bytes:
+    body = write_varint(len(payload)) + bytes([index & 0xFF]) + payload
+    return body + crc16(body).to_bytes(CRC_BYTES, "big")
+
+
+@dataclass(frozen=True)
+class Packet:
+    index: int
+    offset: int  # first byte in the file
+    size: int  # bytes including framing
+    payload: bytes
+
+    @property
+    def framing_bytes(self) -> int:
+        return self.size - len(self.payload)
+
+
+def read_packet(data: bytes, offset: int, index: int) -> Packet:
+    """The packet at ``offset``, which must be packet number ``index``; checks length, sequence and CRC."""
+    r = ByteReader(data, offset, what=f"packet {index}")
+    r.packet = index
+    length = r.varint("payload length", MAX_PAYLOAD)
+    seq = r.u8()
+    payload = r.read(length)
+    body_end = r.offset
+    crc = r.u16()
+    if crc != crc16(data[offset:body_end]):
+        raise SrbFormatError(f"packet {index} (bytes {offset}..{r.offset}): CRC mismatch", packet=index)
+    if seq != index & 0xFF:
+        raise SrbFormatError(f"packet {index}: sequence number {seq}, expected {index & 0xFF}", packet=index)
+    return Packet(index, offset, r.offset - offset, payload)
+
+
+def find_next_packet(data: bytes, start: int, after: int, limit: int) -> Packet | None:
+    """Resynchronise after damage: the first offset ``>= start`` holding an intact packet numbered
+    ``after + 1 .. limit - 1`` (matched by its sequence byte and CRC), or ``None``."""
+    for offset in range(start, len(data) - MIN_PACKET_BYTES + 1):
+        r = ByteReader(data, offset)
+        try:
+            length = r.varint("length", MAX_PAYLOAD)
+            seq = r.u8()
+            r.read(length)
+            end = r.offset
+            crc = r.u16()
+        except SrbFormatError:
+            continue
+        if crc != crc16(data[offset:end]):
+            continue
+        gap = (seq - after) % 256  # sequence numbers wrap: take the nearest packet ahead
+        index = after + (gap if gap else 256)
+        if index < limit:
+            return Packet(index, offset, r.offset - offset, data[end - length : end])
+    return None

@@ -1,0 +1,196 @@
+"""The :class:`Streams` value: everything the codec transmits, as plain numpy arrays.
+
+``Streams`` is the only interface between the torch side (``codec``) and this package. It holds
+symbols, not audio: content units at the unit frame rate, F0 codes at the F0 frame rate, and the
+speaker code. Frame counts are implied by the number of samples, ``ceil(num_samples / hop)``, so
+the container never spends bits on them and a codec cannot produce streams of inconsistent length.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SrbStreamsError
+
+#: Largest symbol alphabet of any stream (units, F0, speaker codebook); keeps tables and the
+#: decoder's per-context model cache bounded.
+MAX_VOCAB = 1 << 16
+#: Bits per speaker index are stored in 5 bits of the header, so at most 16.
+MAX_SPEAKER_BITS = 16
+#: A speaker embedding is at most this many codebook indices (64 x 16 bits = 128 bytes).
+MAX_SPEAKER_LENGTH = 64
+#: Largest sample count a header may claim (2**40 samples is 2 years at 16 kHz).
+MAX_SAMPLES = 1 << 40
+MAX_SAMPLE_RATE = 1 << 20
+MAX_HOP = 1 << 16
+
+
+def num_frames(num_samples: int, hop: int) -> int:
+    """Frames of a stream with ``hop`` samples per frame covering ``num_samples`` samples."""
+    return -(-num_samples // hop)
+
+
+def index_bits(alphabet: int) -> int:
+    """Bits of a fixed-length code for ``alphabet`` symbols: ``ceil(log2(alphabet))`` (0 for 1)."""
+    return max(0, math.ceil(math.log2(alphabet))) if alphabet > 1 else 0
+
+
+@dataclass(frozen=True, eq=False)
+class SpeakerCode:
+    """Who speaks: an ID in the model's table of known speakers, or an embedding coded as indices.
+
+    Args:
+        indices: ``(L,)`` int32. One entry (the speaker ID) for a known speaker; ``L`` codebook
+            indices for an unseen speaker.
+        alphabet: size of the ID table or of the codebook; every index is below it.
+        kind: ``"id"`` or ``"vector"``.
+    """
+
+    indices: np.ndarray
+    alphabet: int
+    kind: str = "id"
+
+    def __post_init__(self):
+        idx = np.ascontiguousarray(np.asarray(self.indices).reshape(-1))
+        if idx.dtype.kind not in "iu" and idx.size:
+            raise SrbStreamsError(f"speaker indices must be integers, got {idx.dtype}")
+        idx = idx.astype(np.int32)
+        object.__setattr__(self, "indices", idx)
+        if self.kind not in ("id", "vector"):
+            raise SrbStreamsError(f"speaker kind must be 'id' or 'vector', got {self.kind!r}")
+        if not 1 <= self.alphabet <= 1 << MAX_SPEAKER_BITS:
+            raise SrbStreamsError(f"speaker alphabet must be in 1..{1 << MAX_SPEAKER_BITS}, got {self.alphabet}")
+        if self.kind == "id" and idx.size != 1:
+            raise SrbStreamsError(f"a known speaker is one ID, got {idx.size} indices")
+        if not 1 <= idx.size <= MAX_SPEAKER_LENGTH:
+            raise SrbStreamsError(f"speaker code needs 1..{MAX_SPEAKER_LENGTH} indices, got {idx.size}")
+        if idx.min() < 0 or idx.max() >= self.alphabet:
+            raise SrbStreamsError(f"speaker indices must lie in [0, {self.alphabet})")
+
+    @classmethod
+    def known(cls, speaker_id: int, num_speakers: int) -> "SpeakerCode":
+        """The speaker ``speaker_id`` of a table of ``num_speakers`` known speakers."""
+        return cls(np.array([speaker_id]), num_speakers, "id")
+
+    @classmethod
+    def vector(cls, indices, codebook_size: int) -> "SpeakerCode":
+        """An unseen speaker, as indices into a codebook of ``codebook_size`` entries."""
+        return cls(np.asarray(indices), codebook_size, "vector")
+
+    @property
+    def bits(self) -> int:
+        """Bits this code occupies in the header (fixed-length)."""
+        return index_bits(self.alphabet) * self.indices.size
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, SpeakerCode)
+            and self.kind == other.kind
+            and self.alphabet == other.alphabet
+            and np.array_equal(self.indices, other.indices)
+        )
+
+    def __repr__(self):
+        return f"SpeakerCode(kind={self.kind!r}, alphabet={self.alphabet}, indices={self.indices.tolist()})"
+
+
+def _symbols(name: str, values, vocab: int, expected: int) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise SrbStreamsError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.size and arr.dtype.kind not in "iu":
+        raise SrbStreamsError(f"{name} must be integers, got {arr.dtype}")
+    if arr.size != expected:
+        raise SrbStreamsError(f"{name} has {arr.size} frames, expected {expected} for this many samples")
+    if arr.size and (arr.min() < 0 or arr.max() >= vocab):
+        raise SrbStreamsError(f"{name} symbols must lie in [0, {vocab}), got [{arr.min()}, {arr.max()}]")
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
+@dataclass(frozen=True, eq=False)
+class Streams:
+    """What one ``.srb`` file carries.
+
+    Args:
+        units: ``(T_u,)`` int32 content units, ``T_u = ceil(num_samples / unit_hop)``.
+        f0: ``(T_f,)`` int32 F0 codes, ``T_f = ceil(num_samples / f0_hop)``; which code means
+            "unvoiced" is the model's business (srb's models use 0).
+        speaker: the speaker code.
+        num_samples: length of the audio these streams describe.
+        sample_rate: of that audio, in Hz.
+        unit_hop: samples per unit frame (320 at 16 kHz = 50 Hz).
+        f0_hop: samples per F0 frame (1280 at 16 kHz = 12.5 Hz).
+        unit_vocab: number of distinct units (k-means K).
+        f0_vocab: number of distinct F0 codes, unvoiced included.
+        model_id: 32-bit id of the model that produced (and can decode) these streams.
+    """
+
+    units: np.ndarray
+    f0: np.ndarray
+    speaker: SpeakerCode
+    num_samples: int
+    sample_rate: int = 16000
+    unit_hop: int = 320
+    f0_hop: int = 1280
+    unit_vocab: int = 100
+    f0_vocab: int = 21
+    model_id: int = 0
+
+    def __post_init__(self):
+        for name, value, lo, hi in (
+            ("num_samples", self.num_samples, 0, MAX_SAMPLES),
+            ("sample_rate", self.sample_rate, 1, MAX_SAMPLE_RATE),
+            ("unit_hop", self.unit_hop, 1, MAX_HOP),
+            ("f0_hop", self.f0_hop, 1, MAX_HOP),
+            ("unit_vocab", self.unit_vocab, 1, MAX_VOCAB),
+            ("f0_vocab", self.f0_vocab, 1, MAX_VOCAB),
+            ("model_id", self.model_id, 0, (1 << 32) - 1),
+        ):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
+                raise SrbStreamsError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if not isinstance(self.speaker, SpeakerCode):
+            raise SrbStreamsError(f"speaker must be a SpeakerCode, got {type(self.speaker).__name__}")
+        object.__setattr__(
+            self, "units", _symbols("units", self.units, self.unit_vocab, num_frames(self.num_samples, self.unit_hop))
+        )
+        object.__setattr__(
+            self, "f0", _symbols("f0", self.f0, self.f0_vocab, num_frames(self.num_samples, self.f0_hop))
+        )
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio."""
+        return self.num_samples / self.sample_rate
+
+    @property
+    def unit_rate(self) -> float:
+        """Unit frames per second."""
+        return self.sample_rate / self.unit_hop
+
+    @property
+    def f0_rate(self) -> float:
+        """F0 frames per second."""
+        return self.sample_rate / self.f0_hop
+
+    def __eq__(self, other):
+        if not isinstance(other, Streams):
+            return NotImplemented
+        return (
+            np.array_equal(self.units, other.units)
+            and np.array_equal(self.f0, other.f0)
+            and self.speaker == other.speaker
+            and all(
+                getattr(self, k) == getattr(other, k)
+                for k in ("num_samples", "sample_rate", "unit_hop", "f0_hop", "unit_vocab", "f0_vocab", "model_id")
+            )
+        )
+
+    def __repr__(self):
+        return (
+            f"Streams({self.duration:.2f} s at {self.sample_rate} Hz, units {self.units.size}x<{self.unit_vocab}, "
+            f"f0 {self.f0.size}x<{self.f0_vocab}, {self.speaker!r}, model {self.model_id:08x})"
+        )

@@ -1,0 +1,384 @@
+"""Probability tables of the entropy coder: how they are trained, stored, identified and used.
+
+Each stream (units, F0) has a :class:`StreamTables`: rows of probabilities for its symbols and,
+in run-length coding, for its durations. A table with one row is a unigram model; a symbol table
+with ``vocab + 1`` rows is a bigram model, ``p(symbol | previous symbol)`` with the last row for
+the packet's start; a duration table with ``vocab`` rows is ``p(duration | symbol)``.
+
+Both sides must hand constriction bit-identical float64 rows, so rows are normalised once, when
+tables are built or loaded, and the coder only ever reads them. Trained tables are identified by a
+32-bit hash of their content (:attr:`EntropyTables.tables_id`), written in every ``.srb`` header;
+id 0 means "uniform tables", which the decoder rebuilds from the header alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import constriction
+import numpy as np
+
+from .errors import SrbTablesError
+from .runlength import CODINGS, DURATION, SYMBOL, Events, events
+from .streams import MAX_VOCAB
+
+_Categorical = constriction.stream.model.Categorical
+TABLES_FORMAT = "srb-tables"
+TABLES_VERSION = 1
+MAX_RUN_LIMIT = 4096
+
+
+def _normalise(name: str, rows: np.ndarray, allow_zero_diagonal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``(weights, probabilities)``: the rows as given (float64) and normalised to sum to one.
+
+    Files store the weights, and both coder sides derive the probabilities from them with this
+    same function: normalising already-normalised floats again could move them by an ulp."""
+    rows = np.array(rows, dtype=np.float64, order="C", copy=True)
+    if rows.ndim != 2 or rows.shape[0] < 1 or rows.shape[1] < 1:
+        raise SrbTablesError(f"{name}: expected a 2-D table, got shape {rows.shape}")
+    if not np.all(np.isfinite(rows)) or np.any(rows < 0):
+        raise SrbTablesError(f"{name}: probabilities must be finite and non-negative")
+    positive = rows > 0
+    if allow_zero_diagonal:
+        # A bigram run-length table may give a run's own symbol zero mass: it can never follow itself.
+        k = min(rows.shape)
+        positive[np.arange(k), np.arange(k)] = True
+    if not positive.all():
+        raise SrbTablesError(f"{name}: every symbol needs a positive probability (smooth the counts)")
+    rows.flags.writeable = False
+    probs = rows / rows.sum(axis=1, keepdims=True)
+    probs.flags.writeable = False
+    return rows, probs
+
+
+@dataclass(frozen=True, eq=False)
+class StreamTables:
+    """The coding tables of one stream.
+
+    Args:
+        vocab: alphabet size ``K``.
+        coding: ``"runlength"`` or ``"frame"`` (see :mod:`bitstream.runlength`).
+        max_run: duration alphabet size ``D >= 2`` (run-length coding; the last symbol is the escape).
+        symbol: ``(1, K)`` or ``(K + 1, K)`` weights (counts or probabilities; rows are normalised).
+        duration: ``(1, D)`` or ``(K, D)`` weights; ``(1, 1)`` placeholder in frame coding.
+
+    After construction ``symbol`` and ``duration`` hold the normalised probabilities and
+    ``weights`` the arrays as given, which is what files store and hashes cover.
+    """
+
+    vocab: int
+    coding: str
+    max_run: int
+    symbol: np.ndarray
+    duration: np.ndarray
+    weights: dict = field(init=False, repr=False, compare=False)
+    _models: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not 1 <= self.vocab <= MAX_VOCAB:
+            raise SrbTablesError(f"vocab must be in 1..{MAX_VOCAB}, got {self.vocab}")
+        if self.coding not in CODINGS:
+            raise SrbTablesError(f"coding must be one of {CODINGS}, got {self.coding!r}")
+        runlength = self.coding == "runlength"
+        if runlength and not 2 <= self.max_run <= MAX_RUN_LIMIT:
+            raise SrbTablesError(f"max_run must be in 2..{MAX_RUN_LIMIT}, got {self.max_run}")
+        sym_w, sym = _normalise("symbol table", self.symbol, allow_zero_diagonal=runlength)
+        if sym.shape not in ((1, self.vocab), (self.vocab + 1, self.vocab)):
+            raise SrbTablesError(f"symbol table shape {sym.shape} fits neither unigram nor bigram of {self.vocab}")
+        object.__setattr__(self, "symbol", sym)
+        if runlength:
+            dur_w, dur = _normalise("duration table", self.duration, allow_zero_diagonal=False)
+            if dur.shape not in ((1, self.max_run), (self.vocab, self.max_run)):
+                raise SrbTablesError(f"duration table shape {dur.shape} does not fit {self.vocab} x {self.max_run}")
+        else:
+            dur_w = dur = np.ones((1, 1))
+        object.__setattr__(self, "duration", dur)
+        object.__setattr__(self, "weights", {"symbol": sym_w, "duration": dur_w})
+
+    @classmethod
+    def uniform(cls, vocab: int, coding: str = "runlength", max_run: int = 32) -> "StreamTables":
+        if coding != "runlength":
+            max_run = 0
+        return cls(vocab, coding, max_run, np.ones((1, vocab)), np.ones((1, max(max_run, 1))))
+
+    # -- probabilities -------------------------------------------------------------------------
+
+    def _symbol_row_index(self, ctx: np.ndarray) -> np.ndarray:
+        return ctx if self.symbol.shape[0] > 1 else np.zeros_like(ctx)
+
+    def _duration_row_index(self, ctx: np.ndarray) -> np.ndarray:
+        return ctx if self.duration.shape[0] > 1 else np.zeros_like(ctx)
+
+    def symbol_row(self, ctx: int) -> np.ndarray:
+        """The distribution of a symbol in context ``ctx`` (``vocab`` = START), as coded."""
+        row = self.symbol[ctx if self.symbol.shape[0] > 1 else 0]
+        if self.coding == "runlength" and ctx < self.vocab:
+            row = row.copy()
+            row[ctx] = 0.0  # runs are maximal: the previous run's symbol cannot come next
+            row /= row.sum()
+        return np.ascontiguousarray(row)
+
+    def models(self, part: int, contexts) -> list:
+        """Constriction models of ``part`` indexed by context, built (once, then cached) for
+        at least ``contexts``; entries for contexts never asked for stay ``None``."""
+        size = self.vocab + 1 if part == SYMBOL else self.vocab
+        cache = self._models.setdefault(part, [None] * size)
+        for ctx in contexts:
+            if cache[ctx] is None:
+                if part == SYMBOL:
+                    row = self.symbol_row(ctx)
+                else:
+                    row = self.duration[ctx if self.duration.shape[0] > 1 else 0]
+                cache[ctx] = _Categorical(row, perfect=False)
+        return cache
+
+    def event_bits(self, ev: Events) -> np.ndarray:
+        """``(E,)`` ideal code length ``-log2 p`` of each event under these tables."""
+        p = np.empty(len(ev))
+        is_sym = ev.part == SYMBOL
+        ctx, sym = ev.ctx[is_sym], ev.sym[is_sym]
+        q = self.symbol[self._symbol_row_index(ctx), sym]
+        if self.coding == "runlength" and ctx.size:
+            inside = ctx < self.vocab  # the previous symbol's mass is removed from the row
+            q[inside] = q[inside] / (1.0 - self.symbol[self._symbol_row_index(ctx[inside]), ctx[inside]])
+        p[is_sym] = q
+        ctx, sym = ev.ctx[~is_sym], ev.sym[~is_sym]
+        p[~is_sym] = self.duration[self._duration_row_index(ctx), sym]
+        return -np.log2(p)
+
+    def information_bits(self, ev: Events) -> tuple[float, float]:
+        """Ideal code length of ``ev`` under these tables: ``(symbol_bits, duration_bits)``."""
+        bits = self.event_bits(ev)
+        return float(bits[ev.part == SYMBOL].sum()), float(bits[ev.part == DURATION].sum())
+
+    def events(self, seq: np.ndarray, starts=None) -> Events:
+        """Coding events of ``seq``, with packets starting at frames ``starts`` (default: one)."""
+        return events(seq, self.vocab, self.coding, self.max_run, starts)
+
+    def describe(self) -> dict:
+        return {
+            "vocab": self.vocab,
+            "coding": self.coding,
+            "max_run": self.max_run,
+            "symbol_order": 0 if self.symbol.shape[0] == 1 else 1,
+            "duration_order": 0 if self.duration.shape[0] == 1 else 1,
+        }
+
+
+def fit_stream_tables(
+    sequences,
+    vocab: int,
+    coding: str = "runlength",
+    max_run: int = 32,
+    symbol_order: int = 1,
+    duration_order: int = 1,
+    alpha: float = 0.5,
+    packet_frames: int | None = None,
+) -> StreamTables:
+    """Count-based tables with additive smoothing, trained on the slices the coder will see.
+
+    Args:
+        sequences: iterable of ``(T,)`` int arrays (one per utterance).
+        packet_frames: frames of this stream per packet, so that runs are cut and the START
+            context is trained as the coder will see them; ``None``: one packet per sequence.
+        vocab, coding, max_run: as in :class:`StreamTables`.
+        symbol_order, duration_order: 0 (unigram) or 1 (conditioned on the context).
+        alpha: pseudo-count added to every cell that can occur.
+    """
+    if coding != "runlength":
+        max_run = 0
+    sym_counts = np.zeros((vocab + 1, vocab))
+    dur_counts = np.zeros((vocab, max(max_run, 1)))
+    for seq in sequences:
+        seq = np.asarray(seq, dtype=np.int32)
+        starts = None if packet_frames is None else np.arange(0, max(seq.size, 1), packet_frames)
+        ev = events(seq, vocab, coding, max_run, starts)
+        ctx, sym = ev.select(SYMBOL)
+        np.add.at(sym_counts, (ctx, sym), 1.0)
+        ctx, sym = ev.select(DURATION)
+        np.add.at(dur_counts, (ctx, sym), 1.0)
+    if symbol_order == 0:
+        sym_counts = sym_counts.sum(axis=0, keepdims=True)
+    sym_counts = sym_counts + alpha
+    if coding == "runlength" and symbol_order == 1:
+        sym_counts[np.arange(vocab), np.arange(vocab)] = 0.0
+        if vocab == 1:
+            sym_counts[:] = 1.0  # never used: one-symbol streams code no symbols
+    if duration_order == 0:
+        dur_counts = dur_counts.sum(axis=0, keepdims=True)
+    return StreamTables(vocab, coding, max_run, sym_counts, dur_counts + alpha)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What trained tables fix besides probabilities, so that headers need not repeat it.
+
+    Tables are trained for one frame rate and one model's speaker alphabets; files coded with them
+    carry only the tables id (see docs/FORMAT.md), and the writer refuses streams that differ.
+
+    Args:
+        sample_rate, unit_hop, f0_hop: stream geometry, as in :class:`~bitstream.Streams`.
+        speaker_ids: number of known speakers (0: the model has no speaker table).
+        speaker_codebook: codebook size of unseen-speaker vectors (0: none).
+        speaker_length: indices per unseen-speaker vector.
+    """
+
+    sample_rate: int = 16000
+    unit_hop: int = 320
+    f0_hop: int = 1280
+    speaker_ids: int = 0
+    speaker_codebook: int = 0
+    speaker_length: int = 0
+
+    def speaker_alphabet(self, kind: str) -> int:
+        return self.speaker_ids if kind == "id" else self.speaker_codebook
+
+    def speaker_count(self, kind: str) -> int:
+        return 1 if kind == "id" else self.speaker_length
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, eq=False)
+class EntropyTables:
+    """Tables for every entropy-coded stream of a model.
+
+    Args:
+        units: tables of the unit stream (run-length coded).
+        f0: tables of the F0 stream.
+        profile: geometry and speaker alphabets these tables are for; ``None`` for uniform tables,
+            whose files spell all of it out in the header.
+        trained: ``False`` for the uniform fallback, whose id is 0.
+    """
+
+    units: StreamTables
+    f0: StreamTables
+    profile: Profile | None = field(default_factory=Profile)
+    trained: bool = True
+
+    def __post_init__(self):
+        if self.units.coding != "runlength":
+            raise SrbTablesError("the unit stream is always run-length coded")
+        if self.trained and self.profile is None:
+            raise SrbTablesError("trained tables need a profile")
+
+    def check_streams(self, streams) -> None:
+        """Raise :class:`SrbTablesError` unless these tables can code ``streams``."""
+        wrong = [
+            f"{name} {have} (tables: {want})"
+            for name, have, want in (
+                ("unit vocabulary", streams.unit_vocab, self.units.vocab),
+                ("F0 vocabulary", streams.f0_vocab, self.f0.vocab),
+            )
+            if have != want
+        ]
+        p = self.profile
+        if p is not None:
+            kind = streams.speaker.kind
+            wrong += [
+                f"{name} {have} (tables: {want})"
+                for name, have, want in (
+                    ("sample rate", streams.sample_rate, p.sample_rate),
+                    ("unit hop", streams.unit_hop, p.unit_hop),
+                    ("F0 hop", streams.f0_hop, p.f0_hop),
+                    (f"speaker {kind} alphabet", streams.speaker.alphabet, p.speaker_alphabet(kind)),
+                    (f"speaker {kind} length", streams.speaker.indices.size, p.speaker_count(kind)),
+                )
+                if have != want
+            ]
+        if wrong:
+            raise SrbTablesError("streams do not fit these tables: " + ", ".join(wrong))
+
+    @classmethod
+    def uniform(
+        cls, unit_vocab: int, f0_vocab: int, unit_max_run: int = 32, f0_coding: str = "frame", f0_max_run: int = 16
+    ) -> "EntropyTables":
+        """Tables that give every symbol the same probability; need no training and no file."""
+        return cls(
+            StreamTables.uniform(unit_vocab, "runlength", unit_max_run),
+            StreamTables.uniform(f0_vocab, f0_coding, f0_max_run),
+            profile=None,
+            trained=False,
+        )
+
+    def _meta(self) -> dict:
+        return {
+            "format": TABLES_FORMAT,
+            "version": TABLES_VERSION,
+            "units": self.units.describe(),
+            "f0": self.f0.describe(),
+            "profile": self.profile.as_dict() if self.profile else None,
+        }
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "units_symbol": self.units.weights["symbol"],
+            "units_duration": self.units.weights["duration"],
+            "f0_symbol": self.f0.weights["symbol"],
+            "f0_duration": self.f0.weights["duration"],
+        }
+
+    @property
+    def tables_id(self) -> int:
+        """32-bit content hash written in each ``.srb`` header; 0 for uniform tables."""
+        if not self.trained:
+            return 0
+        digest = hashlib.sha256(json.dumps(self._meta(), sort_keys=True).encode())
+        for name, arr in sorted(self._arrays().items()):
+            digest.update(name.encode())
+            digest.update(np.asarray(arr.shape, dtype="<i8").tobytes())
+            digest.update(np.ascontiguousarray(arr, dtype="<f8").tobytes())
+        return int.from_bytes(digest.digest()[:4], "big") or 1
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        meta = np.frombuffer(json.dumps(self._meta(), sort_keys=True).encode(), dtype=np.uint8)
+        np.savez_compressed(buf, meta=meta, **self._arrays())
+        return buf.getvalue()
+
+    def save(self, path) -> None:
+        """Write the tables as an ``.npz`` (plain arrays, no pickle)."""
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "EntropyTables":
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                meta = json.loads(npz["meta"].tobytes().decode())
+                arrays = {k: npz[k] for k in ("units_symbol", "units_duration", "f0_symbol", "f0_duration")}
+        except SrbTablesError:
+            raise
+        except Exception as exc:  # numpy/zip/json raise many types for a damaged file
+            raise SrbTablesError(f"not an srb tables file: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != TABLES_FORMAT or meta.get("version") != TABLES_VERSION:
+            raise SrbTablesError("unsupported tables format (expected srb-tables version 1)")
+        try:
+            streams = {
+                name: StreamTables(
+                    int(meta[name]["vocab"]),
+                    meta[name]["coding"],
+                    int(meta[name]["max_run"]),
+                    arrays[f"{name}_symbol"],
+                    arrays[f"{name}_duration"],
+                )
+                for name in ("units", "f0")
+            }
+            profile = Profile(**{k: int(v) for k, v in meta["profile"].items()})
+        except SrbTablesError:
+            raise
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            raise SrbTablesError(f"malformed tables metadata: {exc!r}") from exc
+        return cls(streams["units"], streams["f0"], profile, trained=True)
+
+    @classmethod
+    def load(cls, path) -> "EntropyTables":
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise SrbTablesError(f"cannot read tables {path}: {exc}") from exc
+        return cls.from_bytes(data)
