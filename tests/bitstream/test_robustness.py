@@ -177,3 +177,26 @@ def test_same_streams_same_bytes(tables):
     b = Streams(a.units.copy(), a.f0.copy(), SpeakerCode.known(int(a.speaker.indices[0]), 482), a.num_samples,
                 model_id=a.model_id)
     assert write_srb(a, tables) == write_srb(b, tables)
+
+
+def test_crafted_payloads_with_valid_crc(sample, tables):
+    """Random payloads in correctly framed packets: the entropy decoder's own complaints
+    (constriction raises AssertionError on some bit patterns) must surface as SrbFormatError."""
+    from bitstream import read_header
+    from bitstream.container import write_packet
+
+    s, data = sample
+    h = read_header(data, tables)
+    rng = np.random.default_rng(16)
+    outcomes = {"refused": 0, "decoded": 0}
+    for _ in range(300):
+        packets = b"".join(write_packet(p, rng.bytes(int(rng.integers(0, 40)))) for p in range(h.num_packets))
+        try:
+            out = read_srb(data[: h.size] + packets, tables)
+        except SrbFormatError as exc:
+            assert exc.packet is not None
+            outcomes["refused"] += 1
+        else:
+            assert out.units.size == s.units.size
+            outcomes["decoded"] += 1
+    assert outcomes["refused"] > 0

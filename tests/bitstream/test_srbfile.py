@@ -16,6 +16,7 @@ from bitstream import (
     fit_stream_tables,
     read_header,
     read_srb,
+    recover_srb,
     write_srb,
 )
 from tests.bitstream.helpers import random_runs, random_streams
@@ -94,6 +95,8 @@ def test_round_trip_property(case):
     data = write_srb(s, t, packet_frames)
     assert read_srb(data, t) == s
     assert write_srb(s, t, packet_frames) == data  # deterministic
+    rec = recover_srb(data, t)
+    assert rec.streams == s and not rec.lost and not rec.units_lost.any()
 
 
 @pytest.mark.parametrize(
