@@ -1,0 +1,210 @@
+"""Train the vocoder (decoder + speaker encoder) on audio and its discrete streams.
+
+    python -m codec.train.decoder --streams .cache/teacher/train_k100.npz --f0-codes .cache/f0/train_codes.npz \
+        --data ../shared/data/train --out runs/decoder [--minutes 60] [--device auto]
+
+Streams files hold concatenated ``units``/``unit_offsets`` (50 Hz), ``f0``/``f0_offsets``
+(12.5 Hz codes; read from ``--f0-codes`` when given), ``paths`` relative to ``--data``. Each step
+takes random 1.28 s crops aligned to F0 frames, a second random crop of the same utterance for the
+speaker encoder (so it cannot copy the content it should not carry), and trains with a mel L1 loss;
+after ``--gan-after`` steps the discriminators join (least-squares GAN + feature matching, the
+HiFi-GAN recipe). A run is resumable: ``--out`` holds ``checkpoint.pt`` and ``log.jsonl``; running
+the same command again continues at the saved step with the saved RNG state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+import torchaudio
+
+from codec.decoder import Decoder, DecoderConfig
+from codec.discriminators import (
+    Discriminators,
+    DiscriminatorConfig,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+)
+from codec.speaker import SpeakerConfig, SpeakerEncoder, speaker_loss
+from codec.train.checkpoint import JsonlLog, load_checkpoint, pick_device, save_checkpoint
+
+
+class StreamsCorpus:
+    """Audio (int16 in memory) with its unit and F0 streams, sliced into aligned random crops."""
+
+    def __init__(self, streams: Path, data: Path | None, f0_codes: Path | None = None, audio: list | None = None,
+                 unit_hop: int = 320, f0_hop: int = 1280):
+        with np.load(streams, allow_pickle=False) as z:
+            self.units = np.split(z["units"], z["unit_offsets"][1:-1])
+            f0_src = z
+            if f0_codes is not None:
+                f0_src = np.load(f0_codes, allow_pickle=False)
+            self.f0 = np.split(f0_src["f0"], f0_src["f0_offsets"][1:-1])
+            self.num_samples = z["num_samples"].astype(np.int64)
+            self.speaker = z["speaker"].astype(np.int64)
+            paths = [str(p) for p in z["paths"]]
+        if audio is None:
+            audio = [(sf.read(str(data / p), dtype="int16")[0]) for p in paths]
+        self.audio = audio
+        self.unit_hop, self.f0_hop = unit_hop, f0_hop
+        self.ratio = f0_hop // unit_hop
+
+    def __len__(self):
+        return len(self.audio)
+
+    def batch(self, rng: np.random.Generator, size: int, f0_frames: int, ref_seconds: float):
+        """``(wav (B, N), units (B, T), f0 (B, T/4), ref (B, M))`` float32/int64 tensors."""
+        n = f0_frames * self.f0_hop
+        eligible = np.flatnonzero(self.num_samples >= n)
+        wavs, units, f0s, refs = [], [], [], []
+        m = int(ref_seconds * 16000)
+        for i in rng.choice(eligible, size):
+            usable = min(len(self.f0[i]), self.num_samples[i] // self.f0_hop)
+            start = int(rng.integers(0, max(1, usable - f0_frames + 1)))
+            s0 = start * self.f0_hop
+            wav = self.audio[i][s0 : s0 + n]
+            wavs.append(np.pad(wav, (0, n - wav.size)))
+            u = self.units[i][start * self.ratio : (start + f0_frames) * self.ratio]
+            units.append(np.pad(u, (0, f0_frames * self.ratio - u.size), mode="edge"))
+            f = self.f0[i][start : start + f0_frames]
+            f0s.append(np.pad(f, (0, f0_frames - f.size), mode="edge"))
+            full = self.audio[i]
+            r0 = int(rng.integers(0, max(1, full.size - m + 1)))
+            ref = full[r0 : r0 + m]
+            refs.append(np.pad(ref, (0, m - ref.size), mode="wrap") if ref.size else np.zeros(m, np.int16))
+        to_f = lambda xs: torch.from_numpy(np.stack(xs).astype(np.float32) / 32768.0)  # noqa: E731
+        to_i = lambda xs: torch.from_numpy(np.stack(xs).astype(np.int64))  # noqa: E731
+        return to_f(wavs), to_i(units), to_i(f0s), to_f(refs)
+
+
+class MelLoss(torch.nn.Module):
+    """L1 between log-mel spectrograms at several resolutions."""
+
+    def __init__(self, sample_rate: int = 16000):
+        super().__init__()
+        self.mels = torch.nn.ModuleList(
+            torchaudio.transforms.MelSpectrogram(sample_rate, n_fft=n, win_length=n, hop_length=n // 4, n_mels=m)
+            for n, m in ((512, 40), (1024, 80), (2048, 128))
+        )
+
+    def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        loss = 0.0
+        for mel in self.mels:
+            loss = loss + F.l1_loss(torch.log(mel(fake) + 1e-5), torch.log(mel(real) + 1e-5))
+        return loss / len(self.mels)
+
+
+def init_matching(path: Path, modules: dict) -> None:
+    """Copy every tensor of a previous run's checkpoint whose name and shape still match."""
+    state = torch.load(path, map_location="cpu", weights_only=True)["modules"]
+    for name, module in modules.items():
+        own = module.state_dict()
+        kept = {k: v for k, v in state.get(name, {}).items() if k in own and own[k].shape == v.shape}
+        module.load_state_dict({**own, **kept})
+        print(f"{name}: {len(kept)}/{len(own)} tensors from {path}")
+
+
+def train(args) -> list[dict]:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    device = pick_device(args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    dec_cfg = DecoderConfig(**json.loads(args.decoder_config or "{}"))
+    spk_cfg = SpeakerConfig(**json.loads(args.speaker_config or "{}"))
+    disc_cfg = DiscriminatorConfig(**json.loads(args.disc_config or "{}"))
+    (out / "config.json").write_text(json.dumps({"decoder": dec_cfg.model_dump(), "speaker": spk_cfg.model_dump()}))
+    corpus = StreamsCorpus(Path(args.streams), Path(args.data), Path(args.f0_codes) if args.f0_codes else None)
+    gen = np.random.default_rng(args.seed)
+    decoder, speaker = Decoder(dec_cfg).to(device), SpeakerEncoder(spk_cfg).to(device)
+    disc = Discriminators(disc_cfg).to(device)
+    mel_loss = MelLoss(dec_cfg.sample_rate).to(device)
+    opt_g = torch.optim.AdamW(list(decoder.parameters()) + list(speaker.parameters()), args.lr, betas=(0.8, 0.99))
+    opt_d = torch.optim.AdamW(disc.parameters(), args.lr, betas=(0.8, 0.99))
+    modules = {"decoder": decoder, "speaker": speaker, "disc": disc}
+    optimizers = {"g": opt_g, "d": opt_d}
+    step = 0
+    ckpt = out / "checkpoint.pt"
+    if args.init_from and not ckpt.exists():
+        init_matching(Path(args.init_from), modules)
+    if ckpt.exists():
+        step = load_checkpoint(ckpt, modules, optimizers, gen)["step"]
+        print(f"resumed at step {step}")
+    log = JsonlLog(out / "log.jsonl")
+    history = []
+    t_end = time.time() + 60 * args.minutes
+    t_last = time.time()
+    while step < args.steps and time.time() < t_end:
+        wav, units, f0, ref = (x.to(device) for x in corpus.batch(gen, args.batch, args.f0_frames, args.ref_seconds))
+        spk = speaker(ref)
+        fake = decoder(units, f0, spk)
+        gan = step >= args.gan_after
+        if gan:
+            d_loss = discriminator_loss(disc(wav), disc(fake.detach()))
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+        l_mel = mel_loss(fake, wav)
+        loss = 45.0 * l_mel + speaker_loss(spk)
+        if gan:
+            real_out, fake_out = disc(wav), disc(fake)
+            l_adv = generator_adversarial_loss(fake_out)
+            l_fm = feature_matching_loss(real_out, fake_out)
+            loss = loss + l_adv + 2.0 * l_fm
+        opt_g.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(decoder.parameters()) + list(speaker.parameters()), 100.0)
+        opt_g.step()
+        step += 1
+        history.append({"step": step, "mel": l_mel.item()})
+        if step % args.log_every == 0:
+            now = time.time()
+            rec = {"step": step, "mel": round(l_mel.item(), 4), "sec_per_step": round((now - t_last) / args.log_every, 3)}
+            if gan:
+                rec.update(d=round(d_loss.item(), 4), adv=round(l_adv.item(), 4), fm=round(l_fm.item(), 4))
+            log.write(**rec)
+            print(rec, flush=True)
+            t_last = now
+        if step % args.save_every == 0:
+            save_checkpoint(ckpt, step, modules, optimizers, gen)
+    save_checkpoint(ckpt, step, modules, optimizers, gen)
+    print(f"stopped at step {step}")
+    return history
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--streams", required=True)
+    ap.add_argument("--f0-codes", default=None)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--decoder-config", default=None, help="JSON overriding DecoderConfig fields")
+    ap.add_argument("--speaker-config", default=None, help="JSON overriding SpeakerConfig fields")
+    ap.add_argument("--disc-config", default=None, help="JSON overriding DiscriminatorConfig fields")
+    ap.add_argument("--init-from", default=None,
+                    help="checkpoint to start from; tensors whose shape changed (e.g. a new unit vocabulary) stay fresh")
+    ap.add_argument("--steps", type=int, default=1_000_000)
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--f0-frames", type=int, default=16, help="crop length in F0 frames (16 = 1.28 s)")
+    ap.add_argument("--ref-seconds", type=float, default=2.0)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--gan-after", type=int, default=3000)
+    ap.add_argument("--log-every", type=int, default=20)
+    ap.add_argument("--save-every", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+if __name__ == "__main__":
+    train(build_parser().parse_args())

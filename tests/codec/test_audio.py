@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from codec.audio import load_audio
+from codec.errors import AudioError
+
+
+def tone(sr, seconds=0.5, channels=1):
+    t = np.arange(int(sr * seconds)) / sr
+    x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    return np.stack([x] * channels, axis=1) if channels > 1 else x
+
+
+@pytest.mark.parametrize("sr", [16000, 22050, 44100, 48000])
+def test_files_are_resampled_to_16k(tmp_path, sr):
+    path = tmp_path / "a.wav"
+    sf.write(path, tone(sr, channels=2), sr)
+    wav = load_audio(path)
+    assert wav.dtype == torch.float32 and wav.ndim == 1
+    assert abs(wav.numel() - 8000) <= 1
+
+
+def test_arrays_and_tensors():
+    x = tone(16000)
+    assert torch.allclose(load_audio(x, 16000), torch.from_numpy(x))
+    assert load_audio(torch.from_numpy(x)[None].repeat(2, 1), 16000).shape == (8000,)
+    ints = (x * 32767).astype(np.int16)
+    assert torch.allclose(load_audio(ints, 16000), torch.from_numpy(x), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "audio, sr, message",
+    [
+        pytest.param(np.zeros(0, np.float32), 16000, "empty", id="empty"),
+        pytest.param(np.zeros(16000, np.float32), 16000, "silent", id="silent"),
+        pytest.param(np.full(16000, np.nan, np.float32), 16000, "NaN", id="nan"),
+        pytest.param(np.ones(100, np.float32) * 0.1, 16000, "at least", id="too-short"),
+        pytest.param(np.ones(16000, np.float32) * 0.1, None, "sample_rate is required", id="no-rate"),
+        pytest.param(np.ones(16000, np.float32) * 0.1, 8, "sample rate", id="bad-rate"),
+        pytest.param("/nonexistent/file.wav", None, "cannot read", id="missing-file"),
+        pytest.param([0.1, 0.2], 16000, "unsupported", id="list"),
+    ],
+)
+def test_bad_audio(audio, sr, message):
+    with pytest.raises(AudioError, match=message):
+        load_audio(audio, sr)
+
+
+def test_garbage_file(tmp_path):
+    path = tmp_path / "x.wav"
+    path.write_bytes(b"RIFF" + bytes(50))
+    with pytest.raises(AudioError, match="cannot read"):
+        load_audio(path)
