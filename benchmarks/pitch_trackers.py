@@ -16,7 +16,7 @@ smaller train slice; the other trackers are also reported on that subset for a l
 
 Usage (raw tracks are cached in ``.cache/pitch_compare``, so a rerun only re-scores)::
 
-    .venv/bin/python -m benchmarks.pitch_trackers            # ~25 min CPU, prints markdown
+    .venv/bin/python -m benchmarks.pitch_trackers            # ~35 min CPU, prints markdown
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def main():
     ap.add_argument("--cache", type=Path, default=Path(".cache/pitch_compare"))
     ap.add_argument("--tune-every", type=int, default=50, help="train slice: every n-th utterance")
     ap.add_argument("--full-dev-per-corpus", type=int, default=3)
-    ap.add_argument("--full-tune", type=int, default=8, help="train utterances to tune crepe-full on")
+    ap.add_argument("--full-tune", type=int, default=6, help="train utterances to tune crepe-full on")
     args = ap.parse_args()
     torch.set_num_threads(1)  # shared 2-core machine, and the CPU column is single-threaded
     args.cache.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,109 @@ def cmd_info(args) -> int:
     return 0
 
 
+def _outputs(inputs: list[str], output: str | None, suffix: str) -> list[Path]:
+    if output and len(inputs) > 1:
+        out_dir = Path(output)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise SrbError(f"-o {output}: with several inputs, -o must be a folder")
+        return [out_dir / (Path(p).stem + suffix) for p in inputs]
+    if output:
+        return [Path(output)]
+    return [Path(p).with_suffix(suffix) for p in inputs]
+
+
+def _write(path: Path, data: bytes, force: bool) -> None:
+    if path.exists() and not force:
+        raise SrbError(f"{path} exists (use --force to overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)  # never leave a half-written file under the real name
+
+
+def _progress(items, label: str):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=label, unit="file", disable=len(items) < 2, file=sys.stderr)
+
+
+def _wav_bytes(wav, sample_rate: int) -> bytes:
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, wav, sample_rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def _load_codec(model: str | None):
+    from .api import Codec
+
+    return Codec.from_pretrained(model)
+
+
+def cmd_encode(args) -> int:
+    codec = _load_codec(args.model)
+    outputs = _outputs(args.inputs, args.output, ".srb")
+    for src, dst in zip(args.inputs, _progress(outputs, "encode")):
+        if dst.exists() and not args.force:
+            raise SrbError(f"{dst} exists (use --force to overwrite)")
+        _write(dst, codec.encode(src, speaker_id=args.speaker_id), args.force)
+    return 0
+
+
+def cmd_decode(args) -> int:
+    codec = _load_codec(args.model)
+    outputs = _outputs(args.inputs, args.output, ".wav")
+    for src, dst in zip(args.inputs, _progress(outputs, "decode")):
+        if dst.exists() and not args.force:
+            raise SrbError(f"{dst} exists (use --force to overwrite)")
+        wav, sr = codec.decode(_read(src))
+        _write(dst, _wav_bytes(wav, sr), args.force)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    import time
+    from importlib import resources
+
+    from .api import Codec
+
+    codec = Codec.from_pretrained(args.model)
+    sample = Path(str(resources.files("codec") / "assets" / "samples" / "demo.flac"))
+    t0 = time.perf_counter()
+    data = codec.encode(sample)
+    t1 = time.perf_counter()
+    wav, sr = codec.decode(data)
+    t2 = time.perf_counter()
+    print(f"sample: {sample.name} (synthetic speech, flite), {len(wav) / sr:.2f} s")
+    print(f"encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s on this machine\n")
+    print(bitrate_report(data, codec.tables).format())
+    if args.output:
+        _write(Path(args.output), _wav_bytes(wav, sr), args.force)
+        print(f"\ndecoded speech written to {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srb", description="Speech at a few hundred bits per second.")
     sub = parser.add_subparsers(dest="command", required=True)
+    enc = sub.add_parser("encode", help="speech files -> .srb")
+    enc.add_argument("inputs", nargs="+", metavar="IN")
+    enc.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.srb)")
+    enc.add_argument("--speaker-id", type=int, default=None, help="send this known speaker's ID instead of the voice")
+    dec = sub.add_parser("decode", help=".srb files -> WAV")
+    dec.add_argument("inputs", nargs="+", metavar="IN.srb")
+    dec.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.wav)")
+    demo = sub.add_parser("demo", help="encode and decode a bundled sample, print the bitrate breakdown")
+    demo.add_argument("-o", "--output", help="also write the decoded speech here (WAV)")
+    for p in (enc, dec, demo):
+        p.add_argument("--model", default=None, help="bundle folder or bundled model name (default: srb's default)")
+        p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    enc.set_defaults(func=cmd_encode)
+    dec.set_defaults(func=cmd_decode)
+    demo.set_defaults(func=cmd_demo)
     info = sub.add_parser("info", help="bits and bits/s per stream of .srb files")
     info.add_argument("files", nargs="+", metavar="FILE.srb")
     info.add_argument("--tables", metavar="TABLES.npz", help="entropy tables the files were coded with "

@@ -29,6 +29,7 @@ class SpeakerConfig(BaseModel):
     dim: int = 128
     groups: int = 8  # product-quantizer groups
     codebook_size: int = 256
+    num_speakers: int = 0  # rows of the known-speaker table
 
 
 class SpeakerEncoder(nn.Module):
@@ -52,7 +53,7 @@ class SpeakerEncoder(nn.Module):
         self.proj = nn.Linear(2 * c.channels, c.dim)
         # Product-quantizer centroids and the known-speaker table are filled in after training.
         self.register_buffer("codebooks", torch.zeros(c.groups, c.codebook_size, c.dim // c.groups))
-        self.register_buffer("table", torch.zeros(0, c.dim))
+        self.register_buffer("table", torch.zeros(c.num_speakers, c.dim))
 
     @classmethod
     def from_config(cls, config: SpeakerConfig | dict) -> "SpeakerEncoder":

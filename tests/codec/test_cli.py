@@ -53,3 +53,53 @@ def test_console_entry_point_runs_as_module():
         cwd=ROOT,
     )
     assert proc.returncode == 0 and "paper-style" in proc.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from tests.codec.tiny_bundle import make_tiny_bundle
+
+    folder = tmp_path_factory.mktemp("model")
+    make_tiny_bundle(folder)
+    return str(folder)
+
+
+def test_encode_decode_files(tmp_path, tiny_model, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    from tests.codec.test_api import speechlike
+
+    for i in range(2):
+        sf.write(tmp_path / f"s{i}.wav", speechlike(seed=i), 16000)
+    ins = [str(tmp_path / "s0.wav"), str(tmp_path / "s1.wav")]
+    assert main(["encode", *ins, "--model", tiny_model]) == 0
+    srbs = [str(tmp_path / "s0.srb"), str(tmp_path / "s1.srb")]
+    assert main(["decode", *srbs, "-o", str(tmp_path / "out"), "--model", tiny_model]) == 0
+    wav, sr = sf.read(tmp_path / "out" / "s1.wav")
+    assert sr == 16000 and wav.shape == (24000,) and np.isfinite(wav).all()
+    # Refuses to overwrite without --force, and says so in one line.
+    capsys.readouterr()
+    assert main(["encode", ins[0], "--model", tiny_model]) == 1
+    err = capsys.readouterr().err
+    assert "exists (use --force" in err and err.count("\n") == 1
+    assert main(["encode", ins[0], "--model", tiny_model, "--force"]) == 0
+
+
+def test_decode_corrupt_file_one_line(tmp_path, tiny_model, capsys):
+    (tmp_path / "bad.srb").write_bytes(b"SRB\x10" + bytes(30))
+    assert main(["decode", str(tmp_path / "bad.srb"), "--model", tiny_model]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("srb decode: error:") and err.count("\n") == 1
+    assert not (tmp_path / "bad.wav").exists()
+
+
+def test_unknown_model(capsys):
+    assert main(["demo", "--model", "no-such-model"]) == 1
+    assert "unknown model" in capsys.readouterr().err
+
+
+def test_demo_with_a_model(tiny_model, capsys, tmp_path):
+    assert main(["demo", "--model", tiny_model, "-o", str(tmp_path / "demo.wav")]) == 0
+    out = capsys.readouterr().out
+    assert "bits/s" in out and "total" in out and (tmp_path / "demo.wav").exists()

@@ -1,0 +1,134 @@
+"""``Codec``: audio <-> ``.srb`` bytes with a model bundle loaded once.
+
+    >>> codec = Codec.from_pretrained()             # the bundled default          # doctest: +SKIP
+    >>> data = codec.encode("speech.wav")           # bytes of an .srb file        # doctest: +SKIP
+    >>> wav, sample_rate = codec.decode(data)       # (N,) float32 numpy, 16000    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bitstream import SpeakerCode, SrbModelMismatchError, Streams, read_srb, write_srb
+
+from . import pitch
+from .audio import load_audio
+from .bundle import load_bundle
+from .errors import ModelError
+
+DEFAULT_MODEL = "default"
+
+
+def bundled_models() -> dict[str, Path]:
+    """Names of the bundles shipped inside the package, and their folders."""
+    root = Path(str(resources.files("codec") / "assets"))
+    return {p.name: p for p in sorted(root.iterdir()) if (p / "bundle.json").is_file()} if root.is_dir() else {}
+
+
+class Codec:
+    """A loaded model bundle.
+
+    Args:
+        config, modules, tables, model_id: what :func:`codec.bundle.load_bundle` returns.
+    """
+
+    def __init__(self, config, modules: dict, tables, model_id: int):
+        self.config = config
+        self.content = modules["content"]
+        self.f0vq = modules["f0vq"]
+        self.speaker = modules["speaker"]
+        self.decoder = modules["decoder"]
+        self.tables = tables
+        self.model_id = model_id
+        self.sample_rate = config.sample_rate
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path | None = None) -> "Codec":
+        """Load a bundle: ``None`` for srb's default, a bundled name, or a bundle folder.
+
+        Raises:
+            ModelError: unknown name, or a folder that is not a valid bundle.
+        """
+        target = name_or_path or DEFAULT_MODEL
+        path = Path(target)
+        if not path.is_dir():
+            shipped = bundled_models()
+            if str(target) not in shipped:
+                raise ModelError(f"unknown model {str(target)!r}: not a folder, and srb ships {sorted(shipped) or 'none'}")
+            path = shipped[str(target)]
+        return cls(*load_bundle(path))
+
+    # -- audio -> streams -> bytes ------------------------------------------------------------
+
+    @torch.inference_mode()
+    def encode_streams(self, audio, sample_rate: int | None = None, speaker_id: int | None = None) -> Streams:
+        """Analyse speech into :class:`bitstream.Streams`.
+
+        Args:
+            audio: path, numpy array or torch tensor (see :func:`codec.audio.load_audio`).
+            sample_rate: for array/tensor input.
+            speaker_id: send this known speaker's ID instead of an embedding of the voice.
+        """
+        wav = load_audio(audio, sample_rate, self.sample_rate)
+        n = wav.numel()
+        units = self.content.units(wav[None])[0].to(torch.int32).numpy()
+        f0 = pitch.extract_f0(wav.numpy(), self.sample_rate)
+        lf0, voiced, _ = pitch.normalise(f0)
+        x = self.f0vq.make_input(torch.from_numpy(lf0)[None], torch.from_numpy(voiced)[None])
+        codes = self.f0vq.encode(x)[0].to(torch.int32).numpy()
+        n_f0 = -(-n // self.config.f0_hop)
+        codes = np.pad(codes[:n_f0], (0, max(0, n_f0 - codes.size)), mode="edge")
+        spk_cfg = self.speaker.config
+        if speaker_id is not None:
+            if not 0 <= speaker_id < spk_cfg.num_speakers:
+                raise ModelError(f"speaker ID {speaker_id} outside this model's {spk_cfg.num_speakers} known speakers")
+            speaker = SpeakerCode.known(speaker_id, spk_cfg.num_speakers)
+        else:
+            vec = self.speaker(wav[None])
+            speaker = SpeakerCode.vector(self.speaker.quantize(vec)[0].numpy(), spk_cfg.codebook_size)
+        return Streams(
+            units=units[: -(-n // self.config.unit_hop)],
+            f0=codes,
+            speaker=speaker,
+            num_samples=n,
+            sample_rate=self.sample_rate,
+            unit_hop=self.config.unit_hop,
+            f0_hop=self.config.f0_hop,
+            unit_vocab=self.tables.units.vocab,
+            f0_vocab=self.tables.f0.vocab,
+            model_id=self.model_id,
+        )
+
+    def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None) -> bytes:
+        """Speech -> bytes of an ``.srb`` file. Same input, same bytes."""
+        streams = self.encode_streams(audio, sample_rate, speaker_id)
+        return write_srb(streams, self.tables, self.config.packet_frames)
+
+    # -- bytes -> streams -> audio ------------------------------------------------------------
+
+    @torch.inference_mode()
+    def decode_streams(self, streams: Streams) -> np.ndarray:
+        """:class:`bitstream.Streams` -> ``(num_samples,)`` float32 waveform at ``sample_rate``."""
+        if streams.model_id != self.model_id:
+            raise SrbModelMismatchError(f"streams are from model {streams.model_id:08x}, this is {self.model_id:08x}")
+        if streams.num_samples == 0:
+            return np.zeros(0, np.float32)
+        idx = torch.from_numpy(streams.speaker.indices.astype(np.int64))
+        if streams.speaker.kind == "id":
+            spk = self.speaker.known(idx)
+        else:
+            spk = self.speaker.dequantize(idx[None])
+        units = torch.from_numpy(streams.units.astype(np.int64))[None]
+        f0 = torch.from_numpy(streams.f0.astype(np.int64))[None]
+        wav = self.decoder(units, f0, spk)[0, : streams.num_samples]
+        return wav.clamp(-1.0, 1.0).numpy().astype(np.float32)
+
+    def decode(self, data: bytes) -> tuple[np.ndarray, int]:
+        """Bytes of an ``.srb`` file -> ``(waveform, sample_rate)``: ``(N,)`` float32 numpy in
+        [-1, 1] and the rate in Hz (16000)."""
+        streams = read_srb(data, self.tables)
+        return self.decode_streams(streams), self.sample_rate

@@ -1,0 +1,115 @@
+"""Model bundles: one folder with every model srb needs, its entropy tables, and a content hash.
+
+Layout of a bundle folder::
+
+    bundle.json            BundleConfig: each component's typed config, stream geometry, model card
+    content.safetensors    content encoder (audio -> units)
+    f0vq.safetensors       F0 VQ-VAE (normalised F0 -> codes)
+    speaker.safetensors    speaker encoder, its product quantizer and the known-speaker table
+    decoder.safetensors    vocoder (units, F0 codes, speaker vector -> audio)
+    tables.npz             entropy tables (bitstream.EntropyTables)
+
+The model id written in every ``.srb`` header is the first 4 bytes of SHA-256 over these files'
+names and bytes, so a file decodes only with the exact bundle that made it. Weights are read with
+safetensors (no pickle); configs are validated by pydantic before any module is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from safetensors.torch import load_file, save_file
+
+from bitstream import EntropyTables, SrbTablesError
+
+from .errors import ModelError
+
+COMPONENTS = ("content", "f0vq", "speaker", "decoder")
+BUNDLE_FILES = ("bundle.json",) + tuple(f"{c}.safetensors" for c in COMPONENTS) + ("tables.npz",)
+
+
+class BundleConfig(BaseModel):
+    """What ``bundle.json`` holds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str = "srb-bundle"
+    version: int = 1
+    name: str
+    sample_rate: int = 16000
+    unit_hop: int = 320
+    f0_hop: int = 1280
+    packet_frames: int = 100
+    content: dict
+    f0vq: dict
+    speaker: dict
+    decoder: dict
+    card: dict = {}  # model card: data, training time, measured results, limits
+
+
+def model_id_of(folder: Path) -> int:
+    digest = hashlib.sha256()
+    for name in BUNDLE_FILES:
+        digest.update(name.encode())
+        digest.update((folder / name).read_bytes())
+    return int.from_bytes(digest.digest()[:4], "big") or 1
+
+
+def component_classes() -> dict:
+    from .content import ContentEncoder
+    from .decoder import Decoder
+    from .f0vq import F0VQVAE
+    from .speaker import SpeakerEncoder
+
+    return {"content": ContentEncoder, "f0vq": F0VQVAE, "speaker": SpeakerEncoder, "decoder": Decoder}
+
+
+def save_bundle(folder, config: BundleConfig, modules: dict, tables: EntropyTables) -> int:
+    """Write a bundle; returns its model id."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bundle.json").write_text(json.dumps(config.model_dump(), indent=1, sort_keys=True))
+    for name in COMPONENTS:
+        state = {k: v.detach().contiguous().cpu() for k, v in modules[name].state_dict().items()}
+        save_file(state, str(folder / f"{name}.safetensors"))
+    tables.save(folder / "tables.npz")
+    return model_id_of(folder)
+
+
+def load_bundle(folder):
+    """Read a bundle folder.
+
+    Returns:
+        ``(config, modules, tables, model_id)``; modules are in eval mode on the CPU.
+
+    Raises:
+        ModelError: missing files, invalid config, weights that do not fit the config.
+    """
+    folder = Path(folder)
+    missing = [n for n in BUNDLE_FILES if not (folder / n).is_file()]
+    if missing:
+        raise ModelError(f"{folder} is not an srb model bundle (missing {', '.join(missing)})")
+    try:
+        config = BundleConfig(**json.loads((folder / "bundle.json").read_text()))
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise ModelError(f"{folder}/bundle.json is invalid: {exc}") from exc
+    if config.format != "srb-bundle" or config.version != 1:
+        raise ModelError(f"unsupported bundle format {config.format} v{config.version}")
+    modules = {}
+    for name, cls in component_classes().items():
+        try:
+            module = cls.from_config(getattr(config, name))
+            module.load_state_dict(load_file(str(folder / f"{name}.safetensors")))
+        except ModelError:
+            raise
+        except Exception as exc:  # pydantic, safetensors and torch all raise their own types
+            raise ModelError(f"cannot load {name} from {folder}: {exc}") from exc
+        modules[name] = module.eval()
+    try:
+        tables = EntropyTables.load(folder / "tables.npz")
+    except SrbTablesError as exc:
+        raise ModelError(f"cannot load entropy tables from {folder}: {exc}") from exc
+    return config, modules, tables, model_id_of(folder)
