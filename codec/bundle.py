@@ -73,7 +73,11 @@ def save_bundle(folder, config: BundleConfig, modules: dict, tables: EntropyTabl
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bundle.json").write_text(json.dumps(config.model_dump(), indent=1, sort_keys=True))
     for name in COMPONENTS:
-        state = {k: v.detach().contiguous().cpu() for k, v in modules[name].state_dict().items()}
+        # float16 storage halves the bundle (the 30 MB budget); modules compute in float32.
+        state = {
+            k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu()
+            for k, v in modules[name].state_dict().items()
+        }
         save_file(state, str(folder / f"{name}.safetensors"))
     tables.save(folder / "tables.npz")
     return model_id_of(folder)
@@ -102,7 +106,8 @@ def load_bundle(folder):
     for name, cls in component_classes().items():
         try:
             module = cls.from_config(getattr(config, name))
-            module.load_state_dict(load_file(str(folder / f"{name}.safetensors")))
+            state = load_file(str(folder / f"{name}.safetensors"))
+            module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
         except ModelError:
             raise
         except Exception as exc:  # pydantic, safetensors and torch all raise their own types

@@ -1,0 +1,117 @@
+"""Assemble a model bundle from trained components (the last step of training).
+
+    python -m codec.train.bundle --content codec/assets/content-k100 --f0vq codec/assets/f0vq \
+        --decoder-run runs/decoder --units .cache/student/train_k100.npz --f0-codes .cache/f0/train_codes.npz \
+        --data ../shared/data/train --out codec/assets/default --name srb-default
+
+What it adds on top of the trained weights:
+- the speaker table: the mean speaker vector of each training speaker (IDs = sorted speaker names);
+- the product quantizer of unseen speakers' vectors (k-means on the training utterances' vectors);
+- the entropy tables, counted from the training split's units and F0 codes as the coder cuts them
+  into packets (bigram units, durations given the unit, per-frame bigram F0; docs/FORMAT.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from bitstream import EntropyTables, Profile, fit_stream_tables
+from codec.bundle import BundleConfig, save_bundle
+from codec.content import ContentEncoder
+from codec.decoder import Decoder, DecoderConfig
+from codec.f0vq import F0VQVAE
+from codec.speaker import SpeakerConfig, SpeakerEncoder
+
+PACKET_FRAMES = 100  # 2 s at 50 Hz; chosen in benchmarks/results/bitstream.md
+
+
+def speaker_vectors(speaker: SpeakerEncoder, data: Path, paths, max_seconds: float = 8.0) -> torch.Tensor:
+    vecs = []
+    with torch.inference_mode():
+        for p in paths:
+            wav, _ = sf.read(str(data / p), dtype="float32")
+            vecs.append(speaker(torch.from_numpy(wav[: int(max_seconds * 16000)])[None])[0])
+    return torch.stack(vecs)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--content", required=True)
+    ap.add_argument("--f0vq", required=True)
+    ap.add_argument("--decoder-run", required=True, help="folder with config.json and checkpoint.pt")
+    ap.add_argument("--units", required=True, help="training split's units (codec.train.units)")
+    ap.add_argument("--f0-codes", required=True, help="training split's F0 codes (codec.train.f0vq)")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--name", default="srb-default")
+    ap.add_argument("--card", default="{}", help="JSON merged into the model card")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    run = Path(args.decoder_run)
+    cfg = json.loads((run / "config.json").read_text())
+    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
+    decoder = Decoder(DecoderConfig(**cfg["decoder"]))
+    decoder.load_state_dict(state["modules"]["decoder"])
+    content = ContentEncoder.load(args.content)
+    f0vq = F0VQVAE.load(args.f0vq)
+
+    with np.load(args.units, allow_pickle=False) as z:
+        units = np.split(z["units"], z["unit_offsets"][1:-1])
+        speaker_idx = z["speaker"].astype(np.int64)
+        names = [str(n) for n in z["speaker_names"]]
+        paths = [str(p) for p in z["paths"]]
+    with np.load(args.f0_codes, allow_pickle=False) as z:
+        f0 = np.split(z["f0"], z["f0_offsets"][1:-1])
+
+    spk_cfg = SpeakerConfig(**{**cfg["speaker"], "num_speakers": len(names)})
+    speaker = SpeakerEncoder(spk_cfg)
+    trained = {k: v for k, v in state["modules"]["speaker"].items() if k not in ("table", "codebooks")}
+    speaker.load_state_dict({**speaker.state_dict(), **trained})
+    speaker.eval()
+    vecs = speaker_vectors(speaker, Path(args.data), paths)
+    speaker.fit_quantizer(vecs)
+    table = torch.zeros(len(names), spk_cfg.dim)
+    table.index_add_(0, torch.from_numpy(speaker_idx), vecs)
+    table /= torch.bincount(torch.from_numpy(speaker_idx), minlength=len(names)).clamp(min=1)[:, None]
+    speaker.table = table
+    pq_error = float((speaker.dequantize(speaker.quantize(vecs)) - vecs).pow(2).mean() / vecs.var(dim=0).sum() * spk_cfg.dim)
+
+    k, nf = content.config.num_units, f0vq.config.num_codes
+    tables = EntropyTables(
+        fit_stream_tables(units, k, "runlength", 32, packet_frames=PACKET_FRAMES),
+        fit_stream_tables(f0, nf, "frame", packet_frames=PACKET_FRAMES * 320 // 1280),
+        Profile(16000, 320, 1280, speaker_ids=len(names), speaker_codebook=spk_cfg.codebook_size,
+                speaker_length=spk_cfg.groups),
+    )
+    card = {
+        "training_data": "../shared/data/train (3.5 h, 482 speakers: LibriSpeech, LJSpeech, speechocean762)",
+        "decoder_steps": int(state["step"]),
+        "speaker_pq_relative_error": round(pq_error, 4),
+        **json.loads(args.card),
+    }
+    config = BundleConfig(
+        name=args.name,
+        packet_frames=PACKET_FRAMES,
+        content=content.config.model_dump(),
+        f0vq=f0vq.config.model_dump(),
+        speaker=spk_cfg.model_dump(),
+        decoder=decoder.config.model_dump(),
+        card=card,
+    )
+    model_id = save_bundle(args.out, config, dict(content=content, f0vq=f0vq, speaker=speaker, decoder=decoder), tables)
+    size = sum(f.stat().st_size for f in Path(args.out).iterdir()) / 1e6
+    print(f"bundle {args.out}: model id {model_id:08x}, {size:.1f} MB, tables {tables.tables_id:08x}, "
+          f"speaker PQ relative error {pq_error:.3f}, {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

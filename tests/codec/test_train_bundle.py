@@ -1,0 +1,54 @@
+"""The training pipeline's last steps on tiny models: units -> bundle -> Codec that encodes and decodes."""
+
+import json
+
+import numpy as np
+import soundfile as sf
+
+from bitstream import read_srb
+from codec.api import Codec
+from codec.content import ContentConfig, ContentEncoder
+from codec.f0vq import F0VQConfig, F0VQVAE
+from codec.train import bundle as bundle_cli
+from codec.train import units as units_cli
+from codec.train.decoder import build_parser, train
+from tests.codec.test_api import speechlike
+
+
+def test_bundle_from_trained_parts(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = ["path,seconds,speaker,gender,text,corpus,license,source"]
+    for i in range(4):
+        sf.write(data / f"u{i}.flac", speechlike(2.0, seed=i), 16000)
+        rows.append(f"u{i}.flac,2.0,spk{i % 2},F,,synthetic,,")
+    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
+
+    content = ContentEncoder(ContentConfig(channels=16, layers=1, num_units=6))
+    content.save(tmp_path / "content")
+    f0vq = F0VQVAE(F0VQConfig(codebook_size=4, hidden=8, code_dim=4))
+    f0vq.save(tmp_path / "f0vq")
+    units_cli.main(["--content", str(tmp_path / "content"), "--data", str(data), "--out", str(tmp_path / "units.npz")])
+    with np.load(tmp_path / "units.npz") as z:
+        assert z["units"].size == 4 * 100 and list(z["speaker_names"]) == ["spk0", "spk1"]
+    nf = f0vq.config.num_codes
+    np.savez(tmp_path / "f0.npz", f0=np.arange(4 * 25, dtype=np.int32) % nf, f0_offsets=np.arange(0, 101, 25))
+
+    dec = json.dumps(dict(num_units=6, num_f0=nf, speaker_dim=8, embed_dim=8, channels=16, intermediate=32, layers=1))
+    spk = json.dumps(dict(channels=8, layers=1, dim=8, groups=2, codebook_size=2))
+    train(build_parser().parse_args([
+        "--streams", str(tmp_path / "units.npz"), "--f0-codes", str(tmp_path / "f0.npz"), "--data", str(data),
+        "--out", str(tmp_path / "run"), "--decoder-config", dec, "--speaker-config", spk, "--steps", "2",
+        "--batch", "2", "--f0-frames", "4", "--ref-seconds", "0.5", "--device", "cpu",
+    ]))
+    bundle_cli.main([
+        "--content", str(tmp_path / "content"), "--f0vq", str(tmp_path / "f0vq"),
+        "--decoder-run", str(tmp_path / "run"), "--units", str(tmp_path / "units.npz"),
+        "--f0-codes", str(tmp_path / "f0.npz"), "--data", str(data), "--out", str(tmp_path / "bundle"),
+    ])
+    codec = Codec.from_pretrained(tmp_path / "bundle")
+    assert codec.speaker.table.shape == (2, 8)
+    data_srb = codec.encode(speechlike(1.0, seed=9), 16000, speaker_id=1)
+    assert read_srb(data_srb, codec.tables).speaker.indices.tolist() == [1]
+    wav, sr = codec.decode(data_srb)
+    assert wav.shape == (16000,) and np.isfinite(wav).all()
