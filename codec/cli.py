@@ -138,10 +138,58 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--tables", metavar="TABLES.npz", help="entropy tables the files were coded with "
                       "(not needed for files coded with uniform tables)")
     info.set_defaults(func=cmd_info)
+    sub.add_parser("bench", add_help=False, help="benchmark report against peer codecs (srb bench --help)")
+    sub.add_parser("train", add_help=False, help=f"train a component: srb train {{{','.join(TRAINERS)}}} ... "
+                   "(docs/TRAINING.md)")
     return parser
 
 
+#: ``srb train NAME ...`` runs the module ``codec.train.<module>`` with the remaining arguments.
+TRAINERS = {
+    "teacher-units": "teacher_units",
+    "content": "content",
+    "f0vq": "f0vq",
+    "units": "units",
+    "decoder": "decoder",
+    "bundle": "bundle",
+}
+
+
+def cmd_train(argv: list[str]) -> int:
+    import importlib
+
+    if not argv or argv[0] not in TRAINERS:
+        print(f"srb train: error: name a component: {', '.join(TRAINERS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"codec.train.{TRAINERS[argv[0]]}")
+    if hasattr(module, "main"):
+        module.main(argv[1:])
+    else:
+        module.train(module.build_parser().parse_args(argv[1:]))
+    return 0
+
+
+def cmd_bench(argv: list[str]) -> int:
+    """``srb bench ...`` = ``python -m benchmarks.report ...``; needs the repository checkout."""
+    root = Path(__file__).resolve().parents[1]
+    if (root / "benchmarks" / "report.py").is_file() and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        from benchmarks.report import main as report_main
+    except ModuleNotFoundError as exc:
+        if exc.name != "benchmarks":
+            raise
+        print("srb bench: error: needs srb's repository checkout (benchmarks/ is not installed)", file=sys.stderr)
+        return 1
+    return report_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    bench_argv = list(sys.argv[1:] if argv is None else argv)
+    if bench_argv[:1] == ["bench"]:  # its own parser: every argument goes to benchmarks.report
+        return cmd_bench(bench_argv[1:])
+    if bench_argv[:1] == ["train"]:  # likewise for the training modules
+        return cmd_train(bench_argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

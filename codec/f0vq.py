@@ -225,9 +225,9 @@ class F0VQVAE(nn.Module):
             int64, ``commit`` (scalar loss) and ``code_mask`` ``(B, ceil(T/8))``.
         """
         c = self.config
-        t = x.shape[-1]
         if x.ndim != 3 or x.shape[1] != 2:
             raise ModelError(f"F0 VQ-VAE input must be (B, 2, T), got {tuple(x.shape)}")
+        t = x.shape[-1]
         mask = torch.ones(x.shape[0], t, dtype=torch.bool, device=x.device) if mask is None else mask.bool()
         xp = self._pad(x * mask.unsqueeze(1))
         mp = F.pad(mask, (0, xp.shape[-1] - t))

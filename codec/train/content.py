@@ -2,6 +2,7 @@
 
     python -m codec.train.content --units .cache/teacher/train_k100.npz --dev-units .cache/teacher/dev_k100.npz \
         --out runs/content-k100 --steps 1200 --minutes 25 --export codec/assets/content-k100
+    python -m codec.train.content --bench codec/assets/content-k100      # size, FLOPs, CPU speed
 
 Each step takes random crops (default 3 s) of training utterances, whole 20 ms unit frames
 aligned with the teacher's, with a random gain, and minimises the cross-entropy of the student's
@@ -233,12 +234,39 @@ def train(model: ContentEncoder, corpus: UnitCorpus, cfg: TrainConfig, out: Path
     return {"step": step, "finished": step >= cfg.steps, "loss": float(np.mean(losses)) if losses else last_loss}
 
 
+def speed_report(model: ContentEncoder, seconds: float = 10.0, repeats: int = 5) -> dict:
+    """Parameters, multiply-adds per audio second, and single-thread CPU real-time factor.
+
+    Multiply-adds are counted by ``torch.utils.flop_counter`` (convolutions and matmuls: all the
+    learned layers; the STFT and mel projection add ~4 M more per second, not counted).
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model = model.cpu().eval()
+    wav = 0.1 * torch.randn(1, int(seconds * model.config.sample_rate), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        model(wav)
+    macs = fc.get_total_flops() / 2 / seconds
+    times = []
+    with torch.no_grad():
+        model.units(wav)  # warm-up
+        for _ in range(repeats):
+            c0 = time.process_time()
+            model.units(wav)
+            times.append(time.process_time() - c0)
+    torch.set_num_threads(threads)
+    return dict(params=model.num_parameters(), macs_per_s=macs, cpu_s_per_s=min(times) / seconds,
+                rtf=seconds / min(times), receptive_field_s=model.receptive_field_s)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--units", type=Path, default=Path(".cache/teacher/train_k100.npz"))
     ap.add_argument("--dev-units", type=Path, default=Path(".cache/teacher/dev_k100.npz"))
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"), help="holds train/ and dev/")
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path, default=None, help="checkpoint and log folder (required to train)")
     ap.add_argument("--num-units", type=int, default=None, help="K (default: from '_k<K>' in --units)")
     ap.add_argument("--channels", type=int, default=256)
     ap.add_argument("--layers", type=int, default=6)
@@ -251,8 +279,18 @@ def main(argv=None):
     ap.add_argument("--export", type=Path, default=None, help="write PATH.safetensors (float16) + PATH.json")
     for name, field in TrainConfig.model_fields.items():
         ap.add_argument("--" + name.replace("_", "-"), type=type(field.default), default=field.default)
+    ap.add_argument("--bench", type=Path, default=None, metavar="PATH",
+                    help="only print size, multiply-adds and CPU speed of the saved model PATH")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.bench:
+        r = speed_report(ContentEncoder.load(args.bench))
+        print(f"{args.bench}: {r['params'] / 1e6:.2f} M parameters, {r['macs_per_s'] / 1e6:.0f} M multiply-adds "
+              f"per audio second, {r['cpu_s_per_s'] * 1000:.1f} ms CPU per audio second (one thread): "
+              f"{r['rtf']:.0f}x real time; receptive field {r['receptive_field_s']:.2f} s")
+        return
+    if args.out is None:
+        ap.error("--out is required to train")
     cfg = TrainConfig(**{n: getattr(args, n) for n in TrainConfig.model_fields})
     k = args.num_units
     if k is None:

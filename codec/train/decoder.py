@@ -102,12 +102,17 @@ class MelLoss(torch.nn.Module):
         return loss / len(self.mels)
 
 
-def init_matching(path: Path, modules: dict) -> None:
-    """Copy every tensor of a previous run's checkpoint whose name and shape still match."""
+def init_matching(path: Path, modules: dict, reinit: tuple[str, ...] = ()) -> None:
+    """Copy every tensor of a previous run's checkpoint whose name and shape still match, except
+    those named ``module.prefix...`` in ``reinit`` (e.g. ``decoder.unit_emb`` for new units)."""
     state = torch.load(path, map_location="cpu", weights_only=True)["modules"]
     for name, module in modules.items():
         own = module.state_dict()
-        kept = {k: v for k, v in state.get(name, {}).items() if k in own and own[k].shape == v.shape}
+        kept = {
+            k: v
+            for k, v in state.get(name, {}).items()
+            if k in own and own[k].shape == v.shape and not any(f"{name}.{k}".startswith(r) for r in reinit)
+        }
         module.load_state_dict({**own, **kept})
         print(f"{name}: {len(kept)}/{len(own)} tensors from {path}")
 
@@ -134,7 +139,7 @@ def train(args) -> list[dict]:
     step = 0
     ckpt = out / "checkpoint.pt"
     if args.init_from and not ckpt.exists():
-        init_matching(Path(args.init_from), modules)
+        init_matching(Path(args.init_from), modules, tuple(filter(None, args.reinit.split(","))))
     if ckpt.exists():
         step = load_checkpoint(ckpt, modules, optimizers, gen)["step"]
         print(f"resumed at step {step}")
@@ -191,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--disc-config", default=None, help="JSON overriding DiscriminatorConfig fields")
     ap.add_argument("--init-from", default=None,
                     help="checkpoint to start from; tensors whose shape changed (e.g. a new unit vocabulary) stay fresh")
+    ap.add_argument("--reinit", default="", help="comma-separated module.tensor prefixes not to take from --init-from")
     ap.add_argument("--steps", type=int, default=1_000_000)
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--batch", type=int, default=8)

@@ -36,7 +36,7 @@ import soundfile as sf
 import torch
 
 from codec.f0vq import DOWNSAMPLE, F0VQConfig, F0VQVAE, code_frames
-from codec.pitch import F0Stats, cents, denormalise, extract_f0, normalise, num_frames
+from codec.pitch import F0Stats, cents, denormalise, extract_f0, normalise
 from codec.train.checkpoint import JsonlLog, load_checkpoint, pick_device, save_checkpoint
 
 CODE_RATE = 12.5  # codes per second

@@ -103,3 +103,11 @@ def test_demo_with_a_model(tiny_model, capsys, tmp_path):
     assert main(["demo", "--model", tiny_model, "-o", str(tmp_path / "demo.wav")]) == 0
     out = capsys.readouterr().out
     assert "bits/s" in out and "total" in out and (tmp_path / "demo.wav").exists()
+
+
+def test_train_dispatch(capsys):
+    assert main(["train"]) == 2
+    assert "teacher-units" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse of codec.train.units: --help exits 0
+        main(["train", "units", "--help"])
+    assert exc.value.code == 0 and "--content" in capsys.readouterr().out

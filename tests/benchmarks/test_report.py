@@ -1,0 +1,158 @@
+"""The benchmark report end to end on two short synthetic files, and the peers on their own.
+
+srb runs through the tiny untrained bundle; Codec2 and Opus run when their binaries are installed
+and are reported as skipped otherwise. Only cheap metrics are asked for here (the metric tests
+cover the rest).
+"""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from benchmarks import report
+from benchmarks.peers import CODEC2_MODES, Codec2, Opus, peer_systems
+from tests.benchmarks.test_metrics import speech_like
+from tests.codec.tiny_bundle import make_tiny_bundle
+
+SR = 16000
+
+
+def _has(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    sf.write(root / "a" / "one.wav", speech_like(1.5, seed=0), SR)
+    sf.write(root / "b" / "two.flac", speech_like(1.2, f0_scale=1.4, seed=1), SR)
+    with open(root / "manifest.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["path", "seconds", "speaker", "gender", "text", "corpus"])
+        w.writerow(["a/one.wav", 1.5, "spk1", "F", "hello world", "synthetic"])
+        w.writerow(["b/two.flac", 1.2, "spk2", "M", "", "synthetic"])
+    return root
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bundle")
+    make_tiny_bundle(folder)
+    return folder
+
+
+def test_report_end_to_end(data, bundle, tmp_path, capsys):
+    out = tmp_path / "out"
+    metrics = "mcd,stoi" if _has("pystoi") else "mcd"
+    argv = [str(data), "--systems", "srb,codec2-700C,opus-6k", "--model", str(bundle), "--metrics", metrics,
+            "--out", str(out), "--save-audio"]
+    assert report.main(argv) == 0
+    assert "wrote" in capsys.readouterr().out
+    res = json.loads((out / "results.json").read_text())
+    md = (out / "report.md").read_text()
+
+    assert res["data"]["files"] == 2 and res["data"]["speakers"] == 2
+    assert res["data"]["seconds"] == pytest.approx(2.7)
+    assert "audio seconds per wall-clock second" in md and "--systems srb,codec2-700C,opus-6k" in md
+    systems = {s["name"]: s for s in res["systems"]}
+    assert list(systems) == ["srb", "codec2-700C", "opus-6k"]
+
+    srb = res["summary"]["srb"]
+    assert systems["srb"]["available"] and srb["files"] == 2
+    assert srb["bits"] == sum(r["bits"] for r in res["files"]["srb"]) and srb["bps"] > 0
+    assert srb["mcd"] > 0 and srb["encode_x_rt"] > 0 and srb["decode_x_rt"] > 0
+    b = res["srb_breakdown"]
+    assert sum(b["bps"].values()) == pytest.approx(b["total_bps"])  # the lines add up to the files
+    assert b["fixed_length_bps"] == pytest.approx(3 * 50 + 3 * 12.5)  # tiny bundle: K=7 units, 6 F0 codes
+    assert "paper-style fixed-length" in md and "srb bitrate breakdown" in md
+    assert set(res["per_speaker"]["srb"]) == {"spk1", "spk2"}
+    assert (out / "audio" / "srb" / "a" / "one.wav").is_file()
+
+    for name, binary in (("codec2-700C", "c2enc"), ("opus-6k", "opusenc")):
+        if shutil.which(binary):
+            s = res["summary"][name]
+            assert systems[name]["available"] and s["files"] == 2 and s["mcd"] >= 0
+            assert name in md.split("## srb bitrate")[0]
+        else:
+            assert not systems[name]["available"] and "not found" in systems[name]["note"]
+            assert f"system **{name}** skipped" in md
+    if "stoi" in res["metrics"]:
+        assert 0 <= res["summary"]["srb"]["stoi"] <= 1
+    if _has("matplotlib"):
+        for png in ["rate_vs_mcd.png", "srb_bitrate.png", "per_speaker.png"]:
+            assert png in res["plots"] and (out / png).read_bytes()[:4] == b"\x89PNG"
+    else:
+        assert not res["plots"] and "matplotlib" in md
+
+
+def test_srb_is_skipped_without_a_model(data, tmp_path, monkeypatch):
+    import codec.api
+
+    monkeypatch.setattr(codec.api, "bundled_models", lambda: {})  # as while the default is being trained
+    out = tmp_path / "out"
+    assert report.main([str(data), "--systems", "srb", "--metrics", "mcd", "--limit", "1", "--out", str(out)]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["systems"][0]["available"] is False and "no bundled default model" in res["systems"][0]["note"]
+    assert res["data"]["files"] == 1 and res["summary"] == {} and res["srb_breakdown"] is None
+    assert "system **srb** skipped" in (out / "report.md").read_text()
+
+
+def test_folder_of_audio_files(tmp_path):
+    (tmp_path / "alice").mkdir()
+    sf.write(tmp_path / "alice" / "x.wav", speech_like(0.5), SR)
+    (tmp_path / "alice" / "x.txt").write_text("some words\n")
+    sf.write(tmp_path / "y.flac", speech_like(0.5), SR)
+    items = report.load_items(tmp_path)
+    assert [(i.key, i.speaker, i.text) for i in items] == [("alice/x.wav", "alice", "some words"), ("y.flac", "-", None)]
+    assert len(report.load_items(tmp_path, limit=1)) == 1
+
+
+def test_unknown_system_or_metric(data, tmp_path):
+    with pytest.raises(SystemExit, match="unknown system"):
+        report.main([str(data), "--systems", "mp3", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="unknown metric"):
+        report.main([str(data), "--metrics", "pesq", "--out", str(tmp_path)])
+
+
+def test_srb_bench_is_the_report(capsys):
+    from codec.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "--help"])
+    assert exc.value.code == 0 and "--systems" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", [f"codec2-{m}" for m in CODEC2_MODES] + ["opus-6k"])
+def test_peer_round_trip(name):
+    system = peer_systems()[name]
+    ok, note = system.available()
+    if not ok:
+        pytest.skip(note)
+    x = speech_like(2.0)
+    coded = system.run(x)
+    assert coded.wav.dtype == np.float32 and abs(len(coded.wav) - len(x)) <= 0.04 * SR
+    bps = coded.num_bits / 2.0
+    if isinstance(system, Codec2):  # c2enc stores each frame in whole bytes
+        frame_s, frame_bits = {"450": (0.04, 18), "700C": (0.04, 28), "1200": (0.04, 48), "3200": (0.02, 64)}[system.mode]
+        assert bps == pytest.approx(8 * -(-frame_bits // 8) / frame_s, rel=0.05)
+    else:
+        assert isinstance(system, Opus) and 3000 < bps < 12000  # VBR around 6 kb/s, plus the Ogg headers
+    assert coded.encode_s > 0 and coded.decode_s > 0
+
+
+def test_missing_binary_is_a_note(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    ok, note = Codec2("700C").available()
+    assert not ok and "c2enc" in note and "apt-get install codec2" in note
+    ok, note = Opus().available()
+    assert not ok and "opus-tools" in note
