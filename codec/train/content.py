@@ -1,7 +1,7 @@
 """Train the content encoder (``codec.content``) to predict the Whisper teacher's units.
 
     python -m codec.train.content --units .cache/teacher/train_k100.npz --dev-units .cache/teacher/dev_k100.npz \
-        --out runs/content-k100 --steps 1200 --minutes 25 --export codec/assets/content-k100
+        --out runs/content-k100 --steps 2200 --minutes 25 --export codec/assets/content-k100
     python -m codec.train.content --bench codec/assets/content-k100      # size, FLOPs, CPU speed
 
 Each step takes random crops (default 3 s) of training utterances, whole 20 ms unit frames
@@ -47,7 +47,7 @@ IGNORE = -100  # target of padding frames (crops longer than their utterance)
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    steps: int = 1200  # length of the LR schedule
+    steps: int = 2200  # length of the LR schedule (~20 min on one shared CPU thread)
     batch_size: int = 8
     crop_frames: int = 150  # 3 s
     lr: float = 2e-3

@@ -1,6 +1,6 @@
 """Train and evaluate the F0 VQ-VAE; write the F0 code streams.
 
-    python -m codec.train.f0vq --run .cache/f0vq/main --export [--steps 6000] [--device auto]
+    python -m codec.train.f0vq --run .cache/f0vq/main --export [--steps 5000] [--device auto]
 
 1. F0 of every train and dev utterance (``codec.pitch.extract_f0``) is extracted once into
    ``.cache/f0/{split}.npz``: ``f0`` (concatenated float32 Hz at 100 Hz, 0 = unvoiced),
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path(".cache/f0"))
     ap.add_argument("--run", type=Path, default=Path(".cache/f0vq/main"))
     ap.add_argument("--fresh", action="store_true", help="delete --run first")
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=5000)  # ~14 CPU minutes at 0.17 s a step
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--crop-frames", type=int, default=160, help="100 Hz frames per crop (1.6 s)")
     ap.add_argument("--lr", type=float, default=2e-3)
