@@ -96,6 +96,10 @@ class EMAQuantiser(nn.Module):
     def __init__(self, size: int, dim: int, decay: float, restart_threshold: float):
         super().__init__()
         self.size, self.decay, self.restart_threshold = size, decay, restart_threshold
+        # Set by the trainer: a code restarted late in training leaves the decoder no time to learn
+        # it, so the trainer stops restarts before the end (docs/PITCH.md).
+        self.allow_restarts = True
+        self.last_restarts = 0  # codes restarted by the latest update, for logging
         self.register_buffer("embed", torch.zeros(size, dim))
         self.register_buffer("cluster_size", torch.zeros(size))
         self.register_buffer("embed_sum", torch.zeros(size, dim))
@@ -119,7 +123,8 @@ class EMAQuantiser(nn.Module):
         smoothed = (self.cluster_size + eps) / (n + self.size * eps) * n  # Laplace: no division by 0
         self.embed.copy_(self.embed_sum / smoothed.unsqueeze(1))
         dead = self.cluster_size < self.restart_threshold
-        if dead.any():
+        self.last_restarts = int(dead.sum()) if self.allow_restarts else 0
+        if self.allow_restarts and dead.any():
             pick = z[torch.randint(len(z), (int(dead.sum()),)).to(z.device)]  # CPU RNG: same on any device
             self.embed[dead] = pick
             self.embed_sum[dead] = pick * self.restart_threshold
@@ -258,7 +263,7 @@ class F0VQVAE(nn.Module):
 
         Returns:
             ``(loss, parts)``: the scalar loss and a dict of floats for logging (``l1``, ``bce``,
-            ``commit``, ``perplexity`` of the codes in this batch).
+            ``commit``, ``perplexity`` of the codes in this batch, ``restarts`` of dead codes).
         """
         c = self.config
         out = self(x, mask)
@@ -271,7 +276,7 @@ class F0VQVAE(nn.Module):
         p = counts / counts.sum().clamp_min(1)
         perplexity = torch.exp(-(p * p.clamp_min(1e-12).log()).sum())
         parts = dict(loss=loss, l1=l1, bce=bce, commit=out["commit"], perplexity=perplexity)
-        return loss, {k: float(v.detach()) for k, v in parts.items()}
+        return loss, {**{k: float(v.detach()) for k, v in parts.items()}, "restarts": self.quantiser.last_restarts}
 
     # -- inference ------------------------------------------------------------------------------
 

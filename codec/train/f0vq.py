@@ -1,6 +1,6 @@
 """Train and evaluate the F0 VQ-VAE; write the F0 code streams.
 
-    python -m codec.train.f0vq --run .cache/f0vq/main --export [--steps 5000] [--device auto]
+    python -m codec.train.f0vq --run .cache/f0vq/main --export [--steps 4000] [--device auto]
 
 1. F0 of every train and dev utterance (``codec.pitch.extract_f0``) is extracted once into
    ``.cache/f0/{split}.npz``: ``f0`` (concatenated float32 Hz at 100 Hz, 0 = unvoiced),
@@ -133,7 +133,7 @@ def learning_rate(step: int, peak: float, warmup: int, total: int) -> float:
 def train(model: F0VQVAE, data: Contours, run: Path, *, steps: int, batch: int, frames: int, lr: float,
           warmup: int = 200, weight_decay: float = 0.01, seed: int = 0, ckpt_every: int = 500,
           log_every: int = 50, device: torch.device = torch.device("cpu"), max_minutes: float | None = None,
-          quiet: bool = False) -> int:
+          restart_until: float = 0.75, quiet: bool = False) -> int:
     """Train ``model`` in place for ``steps`` steps, resuming from ``run/checkpoint.pt`` if present.
 
     Args:
@@ -143,6 +143,8 @@ def train(model: F0VQVAE, data: Contours, run: Path, *, steps: int, batch: int, 
         steps: total optimiser steps (the learning-rate schedule spans them).
         batch, frames: crops per step and 100 Hz frames per crop.
         max_minutes: stop (with a checkpoint) after this much wall time; a rerun continues.
+        restart_until: dead codes are restarted only in this first fraction of the steps, so the
+            decoder settles on a fixed codebook at the end.
 
     Returns:
         the step reached.
@@ -174,6 +176,7 @@ def train(model: F0VQVAE, data: Contours, run: Path, *, steps: int, batch: int, 
         x, mask = data.batch(rng, batch, frames)
         for g in opt.param_groups:
             g["lr"] = learning_rate(step, lr, warmup, steps)
+        model.quantiser.allow_restarts = step < restart_until * steps  # from the step: resume-safe
         loss, parts = model.loss(x.to(device), mask.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -184,10 +187,11 @@ def train(model: F0VQVAE, data: Contours, run: Path, *, steps: int, batch: int, 
             acc[k] = acc.get(k, 0.0) + v
         if step % log_every == 0 or step == steps:
             n = (step - 1) % log_every + 1
-            rec = {k: round(v / n, 5) for k, v in acc.items()}
+            rec = {k: round(v / n, 5) if k != "restarts" else int(v) for k, v in acc.items()}
             log.write(step=step, lr=round(opt.param_groups[0]["lr"], 7), seconds=round(time.time() - t0, 1), **rec)
             if not quiet:
-                print(f"step {step} " + " ".join(f"{k} {v:.4f}" for k, v in rec.items())
+                print(f"step {step} " + " ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                                 for k, v in rec.items())
                       + f" {time.time() - t0:.0f}s", flush=True)
             acc = {}
         if step % ckpt_every == 0 or step == steps:
@@ -314,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path(".cache/f0"))
     ap.add_argument("--run", type=Path, default=Path(".cache/f0vq/main"))
     ap.add_argument("--fresh", action="store_true", help="delete --run first")
-    ap.add_argument("--steps", type=int, default=5000)  # ~14 CPU minutes at 0.17 s a step
+    ap.add_argument("--steps", type=int, default=4000)  # ~12 CPU minutes at 0.17 s a step
+    ap.add_argument("--restart-until", type=float, default=0.75, help="fraction of steps with dead-code restarts")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--crop-frames", type=int, default=160, help="100 Hz frames per crop (1.6 s)")
     ap.add_argument("--lr", type=float, default=2e-3)
@@ -344,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"F0 VQ-VAE {model.num_parameters()} parameters, {config.num_codes} codes, device {device}", flush=True)
     t0 = time.process_time()
     step = train(model, splits["train"], args.run, steps=args.steps, batch=args.batch, frames=args.crop_frames,
-                 lr=args.lr, seed=args.seed, device=device, max_minutes=args.max_minutes)
+                 lr=args.lr, seed=args.seed, device=device, max_minutes=args.max_minutes,
+                 restart_until=args.restart_until)
     if step < args.steps:
         return 0
     results = evaluate(model, splits, device, baseline_from=splits["train"])
