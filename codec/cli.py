@@ -72,25 +72,24 @@ def _load_codec(model: str | None):
     return Codec.from_pretrained(model)
 
 
-def cmd_encode(args) -> int:
-    codec = _load_codec(args.model)
-    outputs = _outputs(args.inputs, args.output, ".srb")
-    for src, dst in zip(args.inputs, _progress(outputs, "encode")):
+def _convert(args, suffix: str, label: str, convert) -> int:
+    """Shared loop of encode and decode: refuse an existing output before doing the work."""
+    outputs = _outputs(args.inputs, args.output, suffix)
+    for src, dst in zip(args.inputs, _progress(outputs, label)):
         if dst.exists() and not args.force:
             raise SrbError(f"{dst} exists (use --force to overwrite)")
-        _write(dst, codec.encode(src, speaker_id=args.speaker_id), args.force)
+        _write(dst, convert(src), args.force)
     return 0
+
+
+def cmd_encode(args) -> int:
+    codec = _load_codec(args.model)
+    return _convert(args, ".srb", "encode", lambda src: codec.encode(src, speaker_id=args.speaker_id))
 
 
 def cmd_decode(args) -> int:
     codec = _load_codec(args.model)
-    outputs = _outputs(args.inputs, args.output, ".wav")
-    for src, dst in zip(args.inputs, _progress(outputs, "decode")):
-        if dst.exists() and not args.force:
-            raise SrbError(f"{dst} exists (use --force to overwrite)")
-        wav, sr = codec.decode(_read(src))
-        _write(dst, _wav_bytes(wav, sr), args.force)
-    return 0
+    return _convert(args, ".wav", "decode", lambda src: _wav_bytes(*codec.decode(_read(src))))
 
 
 def cmd_demo(args) -> int:
