@@ -123,7 +123,7 @@ class Decoder(nn.Module):
         for block in self.blocks:
             x = block(x, speaker)
         x = self.head(self.norm_out(x.transpose(1, 2))).transpose(1, 2)
-        log_mag, phase = x.chunk(2, dim=1)
+        log_mag, phase = x.float().chunk(2, dim=1)  # the iSTFT runs in float32 even under autocast
         mag = torch.exp(log_mag.clamp(max=8.0))
         spec = torch.polar(mag, phase)
         wav = torch.istft(spec, c.n_fft, c.hop, c.n_fft, self.window, center=True, length=frames * c.unit_hop)

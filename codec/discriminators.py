@@ -98,16 +98,17 @@ class Discriminators(nn.Module):
 
 def discriminator_loss(real, fake) -> torch.Tensor:
     """Least-squares GAN: real scores towards 1, generated towards 0."""
-    return sum(torch.mean((1 - r) ** 2) + torch.mean(f**2) for (r, _), (f, _) in zip(real, fake))
+    # float32 even when the scores came out of bfloat16 autocast
+    return sum(torch.mean((1 - r.float()) ** 2) + torch.mean(f.float() ** 2) for (r, _), (f, _) in zip(real, fake))
 
 
 def generator_adversarial_loss(fake) -> torch.Tensor:
-    return sum(torch.mean((1 - f) ** 2) for f, _ in fake)
+    return sum(torch.mean((1 - f.float()) ** 2) for f, _ in fake)
 
 
 def feature_matching_loss(real, fake) -> torch.Tensor:
     loss = 0.0
     for (_, rf), (_, ff) in zip(real, fake):
         for r, f in zip(rf, ff):
-            loss = loss + torch.mean(torch.abs(r.detach() - f))
+            loss = loss + torch.mean(torch.abs(r.detach().float() - f.float()))
     return loss

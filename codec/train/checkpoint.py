@@ -75,3 +75,83 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+# --- shards: a checkpoint travels between machines as files of at most ``max_bytes`` each -----------
+
+SHARD_BYTES = 16 * 1024 * 1024 - 4096  # the GPU machine hands back files of at most 16 MiB
+
+
+def weights_only(path: Path, dest: Path) -> Path:
+    """Copy of a checkpoint without optimiser state (about a third of the size): enough to continue
+    a run with fresh optimisers (``--init-from``) or to build a bundle."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state["optimizers"] = {}
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, dest)
+    return dest
+
+
+def split_file(path: Path, out_dir: Path, max_bytes: int = SHARD_BYTES) -> Path:
+    """Split ``path`` into ``NAME.000``, ``NAME.001``... of at most ``max_bytes`` plus an index
+    ``NAME.shards.json`` (sizes and sha256 of the whole), and return the index's path."""
+    import hashlib
+
+    path, out_dir = Path(path), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = path.read_bytes()
+    parts = []
+    for i, start in enumerate(range(0, max(len(data), 1), max_bytes)):
+        name = f"{path.name}.{i:03d}"
+        (out_dir / name).write_bytes(data[start : start + max_bytes])
+        parts.append(name)
+    index = out_dir / f"{path.name}.shards.json"
+    index.write_text(json.dumps({"name": path.name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                                 "parts": parts}))
+    return index
+
+
+def join_shards(index: Path, dest: Path | None = None) -> Path:
+    """Reassemble what :func:`split_file` wrote; raises ``ValueError`` if a part is missing or altered."""
+    import hashlib
+
+    index = Path(index)
+    meta = json.loads(index.read_text())
+    data = b"".join((index.parent / p).read_bytes() for p in meta["parts"])
+    if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        raise ValueError(f"{index}: shards do not match their index (size or sha256)")
+    dest = Path(dest) if dest is not None else index.parent / meta["name"]
+    tmp = dest.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, dest)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description="split a checkpoint into <=16 MiB shards, or join them back")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("split")
+    s.add_argument("checkpoint")
+    s.add_argument("--out", required=True)
+    s.add_argument("--weights-only", action="store_true", help="drop optimiser state first")
+    s.add_argument("--max-mb", type=float, default=SHARD_BYTES / 2**20)
+    j = sub.add_parser("join")
+    j.add_argument("index")
+    j.add_argument("--dest", default=None)
+    a = ap.parse_args(argv)
+    if a.cmd == "split":
+        src = Path(a.checkpoint)
+        if a.weights_only:
+            src = weights_only(src, Path(a.out) / src.name)
+        print(split_file(src, Path(a.out), int(a.max_mb * 2**20)))
+        if a.weights_only:
+            src.unlink()
+    else:
+        print(join_shards(Path(a.index), a.dest and Path(a.dest)))
+
+
+if __name__ == "__main__":
+    main()

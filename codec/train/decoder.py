@@ -41,7 +41,7 @@ class StreamsCorpus:
     """Audio (int16 in memory) with its unit and F0 streams, sliced into aligned random crops."""
 
     def __init__(self, streams: Path, data: Path | None, f0_codes: Path | None = None, audio: list | None = None,
-                 unit_hop: int = 320, f0_hop: int = 1280):
+                 unit_hop: int = 320, f0_hop: int = 1280, audio_ext: str | None = None, workers: int = 1):
         with np.load(streams, allow_pickle=False) as z:
             self.units = np.split(z["units"], z["unit_offsets"][1:-1])
             f0_src = z
@@ -52,7 +52,7 @@ class StreamsCorpus:
             self.speaker = z["speaker"].astype(np.int64)
             paths = [str(p) for p in z["paths"]]
         if audio is None:
-            audio = [(sf.read(str(data / p), dtype="int16")[0]) for p in paths]
+            audio = read_all([data / p for p in paths], audio_ext, workers)
         self.audio = audio
         self.unit_hop, self.f0_hop = unit_hop, f0_hop
         self.ratio = f0_hop // unit_hop
@@ -85,6 +85,22 @@ class StreamsCorpus:
         return to_f(wavs), to_i(units), to_i(f0s), to_f(refs)
 
 
+def read_all(paths: list[Path], ext: str | None = None, workers: int = 1) -> list[np.ndarray]:
+    """int16 audio of every path (its suffix replaced by ``.ext`` when given: a corpus re-coded to
+    Ogg/Opus to travel to a GPU machine), read by ``workers`` threads; 16 kHz is required."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(p: Path) -> np.ndarray:
+        p = p.with_suffix("." + ext) if ext else p
+        wav, sr = sf.read(str(p), dtype="int16", always_2d=True)
+        if sr != 16000:
+            raise ValueError(f"{p}: {sr} Hz, expected 16000")
+        return np.ascontiguousarray(wav[:, 0])
+
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        return list(ex.map(one, paths))
+
+
 class MelLoss(torch.nn.Module):
     """L1 between log-mel spectrograms at several resolutions."""
 
@@ -103,9 +119,16 @@ class MelLoss(torch.nn.Module):
 
 
 def init_matching(path: Path, modules: dict, reinit: tuple[str, ...] = ()) -> None:
-    """Copy every tensor of a previous run's checkpoint whose name and shape still match, except
-    those named ``module.prefix...`` in ``reinit`` (e.g. ``decoder.unit_emb`` for new units)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)["modules"]
+    """Copy every tensor of a previous run's checkpoint (or a model bundle's folder) whose name and
+    shape still match, except those named ``module.prefix...`` in ``reinit`` (e.g.
+    ``decoder.unit_emb`` for new units)."""
+    if Path(path).is_dir():
+        from codec.bundle import load_bundle
+
+        _, models, _, _ = load_bundle(Path(path))
+        state = {k: {n: t.float() for n, t in models[k].state_dict().items()} for k in ("decoder", "speaker")}
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)["modules"]
     for name, module in modules.items():
         own = module.state_dict()
         kept = {
@@ -127,7 +150,13 @@ def train(args) -> list[dict]:
     spk_cfg = SpeakerConfig(**json.loads(args.speaker_config or "{}"))
     disc_cfg = DiscriminatorConfig(**json.loads(args.disc_config or "{}"))
     (out / "config.json").write_text(json.dumps({"decoder": dec_cfg.model_dump(), "speaker": spk_cfg.model_dump()}))
-    corpus = StreamsCorpus(Path(args.streams), Path(args.data), Path(args.f0_codes) if args.f0_codes else None)
+    corpus = StreamsCorpus(Path(args.streams), Path(args.data), Path(args.f0_codes) if args.f0_codes else None,
+                           audio_ext=args.audio_ext, workers=args.workers)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    amp = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp and device.type == "cuda")
     gen = np.random.default_rng(args.seed)
     decoder, speaker = Decoder(dec_cfg).to(device), SpeakerEncoder(spk_cfg).to(device)
     disc = Discriminators(disc_cfg).to(device)
@@ -149,18 +178,21 @@ def train(args) -> list[dict]:
     t_last = time.time()
     while step < args.steps and time.time() < t_end:
         wav, units, f0, ref = (x.to(device) for x in corpus.batch(gen, args.batch, args.f0_frames, args.ref_seconds))
-        spk = speaker(ref)
-        fake = decoder(units, f0, spk)
+        with amp:
+            spk = speaker(ref)
+            fake = decoder(units, f0, spk)
         gan = step >= args.gan_after
         if gan:
-            d_loss = discriminator_loss(disc(wav), disc(fake.detach()))
+            with amp:
+                d_loss = discriminator_loss(disc(wav), disc(fake.detach()))
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
         l_mel = mel_loss(fake, wav)
         loss = 45.0 * l_mel + speaker_loss(spk)
         if gan:
-            real_out, fake_out = disc(wav), disc(fake)
+            with amp:
+                real_out, fake_out = disc(wav), disc(fake)
             l_adv = generator_adversarial_loss(fake_out)
             l_fm = feature_matching_loss(real_out, fake_out)
             loss = loss + l_adv + 2.0 * l_fm
@@ -182,6 +214,12 @@ def train(args) -> list[dict]:
             save_checkpoint(ckpt, step, modules, optimizers, gen)
     save_checkpoint(ckpt, step, modules, optimizers, gen)
     print(f"stopped at step {step}")
+    if args.export_shards:
+        from codec.train.checkpoint import split_file, weights_only
+
+        light = weights_only(ckpt, Path(args.export_shards) / "weights.pt")
+        print("shards:", split_file(light, Path(args.export_shards)))
+        light.unlink()
     return history
 
 
@@ -208,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (the iSTFT and losses stay float32)")
+    ap.add_argument("--audio-ext", default=None, help="read each path with this suffix instead (e.g. ogg)")
+    ap.add_argument("--export-shards", default=None,
+                    help="at the end, write the weights (no optimiser state) as <=16 MiB shards here")
+    ap.add_argument("--workers", type=int, default=1, help="threads reading audio")
     ap.add_argument("--seed", type=int, default=0)
     return ap
 
