@@ -62,3 +62,47 @@ def test_resume_continues_identically(tmp_path):
     a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)["modules"]["decoder"]
     b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["modules"]["decoder"]
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_shards_round_trip_and_continue_elsewhere(tmp_path):
+    """A run's weights leave a GPU machine as <=16 MiB shards and start a new run (fresh optimisers)."""
+    from codec.train.checkpoint import join_shards, split_file, weights_only
+
+    corpus = make_corpus(tmp_path)
+    train(args_for(corpus, tmp_path / "gpu", 5))
+    light = weights_only(tmp_path / "gpu" / "checkpoint.pt", tmp_path / "light.pt")
+    state = torch.load(light, weights_only=True)
+    assert state["optimizers"] == {} and state["step"] == 5
+    index = split_file(light, tmp_path / "shards", max_bytes=4096)
+    parts = json.loads(index.read_text())["parts"]
+    assert len(parts) > 1 and all((tmp_path / "shards" / p).stat().st_size <= 4096 for p in parts)
+    joined = join_shards(index, tmp_path / "joined.pt")
+    assert joined.read_bytes() == light.read_bytes()
+    args = args_for(corpus, tmp_path / "cpu", 2)
+    args.init_from = str(joined)
+    train(args)  # copies every matching tensor, then trains
+    # a damaged shard is refused, not silently loaded
+    (tmp_path / "shards" / parts[0]).write_bytes(b"x" * 10)
+    import pytest
+
+    with pytest.raises(ValueError, match="do not match"):
+        join_shards(index, tmp_path / "bad.pt")
+
+
+def test_reads_an_opus_pack(tmp_path):
+    """--audio-ext ogg: the corpus re-coded to Ogg/Opus (codec.train.pack) trains like the FLAC one."""
+    from codec.train.decoder import read_all
+
+    corpus = make_corpus(tmp_path, n=2)
+    for i in range(2):
+        wav, sr = sf.read(corpus / f"u{i}.flac", dtype="float32")
+        sf.write(corpus / f"u{i}.ogg", wav, sr, format="OGG", subtype="OPUS")
+    flac = read_all([corpus / "u0.flac", corpus / "u1.flac"])
+    opus = read_all([corpus / "u0.flac", corpus / "u1.flac"], ext="ogg", workers=2)
+    for a, b in zip(flac, opus):
+        assert a.dtype == b.dtype == np.int16 and len(a) == len(b)
+        snr = 10 * np.log10(np.sum(a.astype(float) ** 2) / np.sum((a.astype(float) - b) ** 2))
+        assert snr > 5  # lossy but the same signal (a wrong file or offset gives < 0 dB)
+    args = args_for(corpus, tmp_path / "run", 2)
+    args.audio_ext = "ogg"
+    assert len(train(args)) == 2
