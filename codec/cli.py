@@ -151,6 +151,7 @@ TRAINERS = {
     "units": "units",
     "decoder": "decoder",
     "bundle": "bundle",
+    "all": "pipeline",
 }
 
 
@@ -162,9 +163,9 @@ def cmd_train(argv: list[str]) -> int:
         return 2
     module = importlib.import_module(f"codec.train.{TRAINERS[argv[0]]}")
     if hasattr(module, "main"):
-        module.main(argv[1:])
-    else:
-        module.train(module.build_parser().parse_args(argv[1:]))
+        code = module.main(argv[1:])
+        return code if isinstance(code, int) else 0
+    module.train(module.build_parser().parse_args(argv[1:]))
     return 0
 
 

@@ -1,0 +1,144 @@
+"""Rebuild a complete model bundle from speech alone: every stage of docs/TRAINING.md in order.
+
+    srb train all --data DATA --out DIR [--work DIR/work] [--preset default|tiny] [--device auto]
+
+``DATA`` holds ``train/`` and ``dev/``, each with a ``manifest.csv`` (columns ``path,seconds,speaker``
+at least; the format of ``../shared/data``) and 16 kHz audio. Stages, each skipped when its output
+exists, so running the same command again continues where a time limit or a kill stopped it (the
+trainers themselves resume from their checkpoints):
+
+1. teacher units: Whisper-base encoder features -> k-means K units (needs the ``teacher`` extra;
+   ``--teacher-units FOLDER`` with ``train_k<K>.npz`` and ``dev_k<K>.npz`` skips it);
+2. content encoder (student of those units), exported float16;
+3. Praat F0 of both splits and the F0 VQ-VAE, with its code streams;
+4. the student's units of the train split (what the decoder and the entropy tables see);
+5. decoder + speaker encoder (``--decoder-minutes`` per invocation; mel loss, then GAN);
+6. the bundle in ``DIR``: speaker table and quantizer, entropy tables, model id.
+   ``Codec.from_pretrained(DIR)`` and ``srb ... --model DIR`` load it.
+
+``--preset default`` is the shipped recipe's settings, from scratch on the CPU (the shipped v0.2
+decoder also had 25 GPU minutes of GAN training; docs/TRAINING.md). ``--preset tiny`` makes
+minute-long toy models for tests and for checking a new corpus end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+#: Per-stage extra arguments of each preset.
+PRESETS = {
+    "default": {
+        "content": [],
+        "f0vq": [],
+        "decoder": ["--gan-after", "3000"],
+    },
+    "tiny": {
+        "content": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "6", "--batch-size", "2",
+                    "--crop-frames", "20", "--warmup", "1", "--ckpt-every", "3", "--log-every", "3"],
+        "f0vq": ["--steps", "6", "--batch", "2", "--crop-frames", "40", "--hidden", "8", "--code-dim", "4",
+                 "--codebook-size", "4"],
+        "decoder": ["--steps", "6", "--batch", "2", "--f0-frames", "4", "--ref-seconds", "0.5", "--gan-after", "3",
+                    "--log-every", "3", "--save-every", "3",
+                    "--decoder-config", json.dumps(dict(speaker_dim=8, embed_dim=8, channels=16, intermediate=32,
+                                                        layers=1)),
+                    "--speaker-config", json.dumps(dict(channels=8, layers=1, dim=8, groups=2, codebook_size=4)),
+                    "--disc-config", json.dumps(dict(periods=[2], period_channels=[4, 8], resolutions=[[256, 64]],
+                                                     resolution_channels=4))],
+    },
+}
+
+
+class StageIncomplete(RuntimeError):
+    """A stage stopped at its time limit; the same command continues it."""
+
+
+def _stage(name: str, done: Path, run) -> None:
+    if done.exists():
+        print(f"[{name}] done already ({done})", flush=True)
+        return
+    t = time.time()
+    print(f"[{name}] starting", flush=True)
+    run()
+    if not done.exists():
+        raise StageIncomplete(f"stage {name} stopped before it finished; run the same command again to continue")
+    print(f"[{name}] finished in {time.time() - t:.0f} s", flush=True)
+
+
+def run_all(args: argparse.Namespace) -> Path:
+    from codec.train import bundle, content, decoder, f0vq, teacher_units, units
+
+    data, out = Path(args.data), Path(args.out)
+    work = Path(args.work) if args.work else out / "work"
+    for split in ("train", "dev"):
+        if not (data / split / "manifest.csv").is_file():
+            raise SystemExit(f"srb train all: error: {data / split / 'manifest.csv'} not found")
+    preset = PRESETS[args.preset]
+    k = args.k
+    teacher = Path(args.teacher_units) if args.teacher_units else work / "teacher"
+    if not args.teacher_units:
+        _stage("teacher units", teacher / f"dev_k{k}.npz",
+               lambda: teacher_units.main(["--data", str(data), "--out", str(teacher), "--ks", str(k)]))
+    student = work / "content"
+    _stage("content encoder", student.with_suffix(".safetensors"), lambda: content.main([
+        "--units", str(teacher / f"train_k{k}.npz"), "--dev-units", str(teacher / f"dev_k{k}.npz"),
+        "--data", str(data), "--out", str(work / "content-run"), "--export", str(student), "--device", args.device,
+        *preset["content"]]))
+    pitch = work / "f0vq"
+    _stage("F0 VQ-VAE", work / "f0" / "dev_codes.npz", lambda: f0vq.main([
+        "--data", str(data), "--cache", str(work / "f0"), "--run", str(work / "f0vq-run"), "--export",
+        "--assets", str(pitch), "--device", args.device, *preset["f0vq"]]))
+    student_units = work / f"train_units_k{k}.npz"
+    _stage("student units", student_units, lambda: units.main([
+        "--content", str(student), "--data", str(data / "train"), "--out", str(student_units)]))
+    dec_run = work / "decoder-run"
+    dec_args = decoder.build_parser().parse_args([
+        "--streams", str(student_units), "--f0-codes", str(work / "f0" / "train_codes.npz"),
+        "--data", str(data / "train"), "--out", str(dec_run), "--minutes", str(args.decoder_minutes),
+        "--device", args.device, *preset["decoder"]])
+    dec_args.decoder_config = json.dumps({**json.loads(dec_args.decoder_config or "{}"), "num_units": k,
+                                          "num_f0": _f0_alphabet(pitch)})
+    decoder.train(dec_args)  # resumes; each invocation adds up to --decoder-minutes
+    bundle.main(["--content", str(student), "--f0vq", str(pitch), "--decoder-run", str(dec_run),
+                 "--units", str(student_units), "--f0-codes", str(work / "f0" / "train_codes.npz"),
+                 "--data", str(data / "train"), "--out", str(out), "--name", args.name,
+                 "--card", json.dumps({"recipe": f"srb train all --preset {args.preset}"})])
+    return out
+
+
+def _f0_alphabet(assets: Path) -> int:
+    from codec.f0vq import F0VQVAE
+
+    return F0VQVAE.load(assets).config.num_codes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="srb train all", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True, help="folder with train/ and dev/, each with manifest.csv")
+    ap.add_argument("--out", required=True, help="the bundle folder to write")
+    ap.add_argument("--work", default=None, help="intermediate files and checkpoints (default OUT/work)")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="default")
+    ap.add_argument("--k", type=int, default=100, help="content units (K)")
+    ap.add_argument("--teacher-units", default=None,
+                    help="folder with train_k<K>.npz and dev_k<K>.npz made earlier (skips the Whisper stage)")
+    ap.add_argument("--decoder-minutes", type=float, default=120.0, help="decoder training time per invocation")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--name", default="srb-custom")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        out = run_all(args)
+    except StageIncomplete as e:
+        print(f"srb train all: {e}")
+        return 3
+    print(f"bundle written to {out}; use it with Codec.from_pretrained('{out}') or srb ... --model {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
