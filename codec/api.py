@@ -108,6 +108,13 @@ class Codec:
         streams = self.encode_streams(audio, sample_rate, speaker_id)
         return write_srb(streams, self.tables, self.config.packet_frames)
 
+    def encode_stream(self, path, speaker_id: int | None = None) -> bytes:
+        """Like :meth:`encode` for a file, read in blocks: memory stays bounded however long the
+        file (see :mod:`codec.stream_encode` for how, and for what may differ from :meth:`encode`)."""
+        from .stream_encode import encode_file_stream_bytes
+
+        return encode_file_stream_bytes(self, path, speaker_id)
+
     # -- bytes -> streams -> audio ------------------------------------------------------------
 
     def check_model(self, model_id: int) -> None:

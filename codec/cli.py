@@ -84,7 +84,8 @@ def _convert(args, suffix: str, label: str, convert) -> int:
 
 def cmd_encode(args) -> int:
     codec = _load_codec(args.model)
-    return _convert(args, ".srb", "encode", lambda src: codec.encode(src, speaker_id=args.speaker_id))
+    encode = codec.encode_stream if args.stream else codec.encode
+    return _convert(args, ".srb", "encode", lambda src: encode(src, speaker_id=args.speaker_id))
 
 
 def _lost_line(path: str, lost, sample_rate: int) -> str:
@@ -230,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("inputs", nargs="+", metavar="IN")
     enc.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.srb)")
     enc.add_argument("--speaker-id", type=int, default=None, help="send this known speaker's ID instead of the voice")
+    enc.add_argument("--stream", action="store_true", help="read the audio in blocks: bounded memory for long "
+                     "files (docs/STREAMING_EDITING.md)")
     dec = sub.add_parser("decode", help=".srb files -> WAV")
     dec.add_argument("inputs", nargs="+", metavar="IN.srb")
     dec.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.wav; "
