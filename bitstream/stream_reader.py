@@ -13,6 +13,7 @@ only the bytes of packets not yet whole, so memory does not grow with the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -60,6 +61,7 @@ class PacketReader:
         self.header: Header | None = None
         self._buf = bytearray()
         self._next = 0  # next packet index to emit
+        self._consumed = 0  # bytes dropped from the front of the buffer: buffer offset 0 is this file offset
         self._closed = False
 
     @property
@@ -98,7 +100,7 @@ class PacketReader:
                 return False
             raise
         self.header = h
-        del self._buf[: h.size]
+        self._drop(h.size)
         return True
 
     def _needs_more(self, eof: bool) -> bool:
@@ -132,17 +134,26 @@ class PacketReader:
                 if found is None:
                     if not eof:
                         break  # the next intact packet may still be on its way
-                    self._buf.clear()
+                    self._drop(len(self._buf))
                     break
-                out.append(DecodedPacket(p, None, None, str(exc)))
+                out.append(DecodedPacket(p, None, None, self._file_offsets(str(exc))))
                 out += [DecodedPacket(q, None, None, "missing") for q in range(p + 1, found.index)]
-                del self._buf[: found.offset]
+                self._drop(found.offset)
                 self._next = found.index
                 continue
             out.append(self._decode(packet))
-            del self._buf[: packet.size]
+            self._drop(packet.size)
             self._next = p + 1
         return out
+
+    def _drop(self, n: int) -> None:
+        del self._buf[:n]
+        self._consumed += n
+
+    def _file_offsets(self, message: str) -> str:
+        """Error messages name buffer offsets; make them offsets in the file, as read_srb's are."""
+        shift = lambda m: str(int(m.group(0)) + self._consumed)  # noqa: E731
+        return re.sub(r"(?<=bytes )\d+|(?<=\.\.)\d+|(?<=at byte )\d+", shift, message)
 
     def _decode(self, packet) -> DecodedPacket:
         h = self.header
@@ -151,7 +162,7 @@ class PacketReader:
         try:
             units, f0 = decode_payload(packet.payload, u1 - u0, f1 - f0a, h.tables, packet.index)
         except SrbFormatError as exc:  # intact framing, undecodable content: only this packet
-            return DecodedPacket(packet.index, None, None, str(exc))
+            return DecodedPacket(packet.index, None, None, self._file_offsets(str(exc)))
         return DecodedPacket(packet.index, units, f0)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bitstream import PacketReader, SrbFormatError, read_header, read_srb, write_srb
+from bitstream import PacketReader, SrbFormatError, read_header, read_srb, recover_srb, write_srb
 from bitstream.container import read_packet
 from tests.bitstream.helpers import random_streams
 
@@ -66,6 +66,8 @@ def test_lost_packets_are_reported_and_the_rest_decoded(file, damage):
         got = read_all(head + b"".join(pkts), step)
         assert [p.index for p in got] == list(range(5))
         assert {p.index for p in got if p.lost} == lost
+        # The reasons name file offsets, as recover_srb's do, however the bytes were chunked.
+        assert got[min(lost)].lost == recover_srb(head + b"".join(pkts)).lost[0].reason
         ref = read_srb(data)
         for p in got:
             if p.lost is None:
