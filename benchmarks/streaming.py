@@ -43,7 +43,6 @@ def main(argv=None) -> int:
 
     codec = Codec.from_pretrained()
     files = dev_files(Path(args.data), args.files)
-    rf = codec.stream_decode(b"").__class__  # noqa: F841 (generator; just checks the API exists)
     from codec.synth import receptive_field_frames
 
     R = receptive_field_frames(codec.decoder)

@@ -136,7 +136,10 @@ def encode_file_stream(codec, path, speaker_id: int | None = None) -> Streams:
     f0_parts, unit_parts, h_sum, h_sq, h_count = [], [], 0.0, 0.0, 0
     narrow = (floor, ceiling) != (pitch.WIDE_FLOOR, pitch.WIDE_CEILING)
     for s, e in _blocks(n, block):
-        f0_parts.append(praat_block(s, e, floor, ceiling) if narrow else f0_wide[s // hop : s // hop + pitch.num_frames(e - s)])
+        if narrow:
+            f0_parts.append(praat_block(s, e, floor, ceiling))
+        else:  # as extract_f0: a first pass that keeps the wide range is the track
+            f0_parts.append(f0_wide[s // hop : s // hop + pitch.num_frames(e - s)])
         a, b = max(0, s - cm), min(n, e + cm)
         u = codec.content.units(torch.from_numpy(rd.read(a, b))[None])[0]
         k0 = (s - a) // cfg.unit_hop
