@@ -10,14 +10,19 @@ True
 """
 
 from .accounting import BitrateReport, bitrate_report
+from .conceal import hold_fill
 from .container import Header, read_header
+from .edit import change_tempo, set_speaker, shift_pitch
 from .errors import SrbError, SrbFormatError, SrbModelMismatchError, SrbStreamsError, SrbTablesError
 from .srbfile import DEFAULT_PACKET_FRAMES, LostSpan, Recovered, read_srb, recover_srb, write_srb
+from .stream_reader import DecodedPacket, PacketReader, iter_chunks
 from .streams import SpeakerCode, Streams, num_frames
 from .tables import EntropyTables, Profile, StreamTables, fit_stream_tables
 
 __all__ = [
     "BitrateReport",
+    "DecodedPacket",
+    "PacketReader",
     "DEFAULT_PACKET_FRAMES",
     "EntropyTables",
     "Header",
@@ -33,6 +38,11 @@ __all__ = [
     "StreamTables",
     "Streams",
     "bitrate_report",
+    "change_tempo",
+    "hold_fill",
+    "iter_chunks",
+    "set_speaker",
+    "shift_pitch",
     "fit_stream_tables",
     "num_frames",
     "read_header",

@@ -4,6 +4,7 @@ Layout (multi-byte integers big-endian; "varint" is unsigned LEB128; docs/FORMAT
 
     header:  "SRB" | version u8 | flags u8 | model_id u32 | tables_id u32
              | varints: num_samples packet_frames
+             | only if flag bit 2 (version 1.1): varint zigzag(pitch_cents)
              | only if tables_id == 0, varints: sample_rate unit_hop f0_hop unit_vocab unit_max_run
                         f0_vocab [f0_max_run] speaker_alphabet [speaker_count]
              | speaker indices, fixed width, MSB first, zero-padded to a byte | crc16 u16
@@ -28,6 +29,7 @@ from .streams import (
     MAX_HOP,
     MAX_SAMPLE_RATE,
     MAX_SAMPLES,
+    MAX_PITCH_CENTS,
     MAX_SPEAKER_LENGTH,
     MAX_VOCAB,
     SpeakerCode,
@@ -38,10 +40,14 @@ from .tables import MAX_RUN_LIMIT, EntropyTables
 
 MAGIC = b"SRB"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+#: Newest minor version this reader knows. 1.1 added flag bit 2 (a pitch shift field). The writer
+#: still writes 1.0 whenever no 1.1 field is present, so files without edits keep their bytes and
+#: stay readable by 1.0 readers.
+VERSION_MINOR = 1
 FLAG_SPEAKER_VECTOR = 0x01
 FLAG_F0_RUNLENGTH = 0x02
-KNOWN_FLAGS = FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH
+FLAG_PITCH = 0x04  # since 1.1: a pitch shift in cents follows packet_frames
+KNOWN_FLAGS = {0: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH, 1: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH}
 #: At most this many unit frames per packet (20 s at 50 Hz): with at least 4 bytes per packet this
 #: bounds the frames a file can make the decoder allocate to 256 per byte of input.
 MAX_PACKET_FRAMES = 1024
@@ -70,9 +76,10 @@ class Header:
     f0_max_run: int  # 0 in frame coding
     speaker: SpeakerCode
     tables: EntropyTables | None = field(default=None, compare=False, repr=False)
-    version: tuple[int, int] = (VERSION_MAJOR, VERSION_MINOR)
+    version: tuple[int, int] = (VERSION_MAJOR, 0)
     size: int = 0  # bytes, filled in by read_header
     speaker_bytes: int = 0  # bytes of the speaker indices
+    pitch_cents: int = 0  # pitch shift the decoder applies (an edit, see bitstream.edit); 1.1 field
 
     @property
     def num_units(self) -> int:
@@ -127,11 +134,17 @@ def write_header(h: Header) -> bytes:
     flags = (FLAG_SPEAKER_VECTOR if spk.kind == "vector" else 0) | (
         FLAG_F0_RUNLENGTH if h.f0_coding == "runlength" else 0
     )
+    if h.pitch_cents:
+        flags |= FLAG_PITCH
+    if not -MAX_PITCH_CENTS <= h.pitch_cents <= MAX_PITCH_CENTS:
+        raise SrbFormatError(f"pitch shift must be within +-{MAX_PITCH_CENTS} cents, got {h.pitch_cents}")
     out = bytearray(MAGIC)
-    out.append((VERSION_MAJOR << 4) | VERSION_MINOR)
+    out.append((VERSION_MAJOR << 4) | (1 if h.pitch_cents else 0))  # 1.0 unless a 1.1 field is used
     out.append(flags)
     out += h.model_id.to_bytes(4, "big") + h.tables_id.to_bytes(4, "big")
     out += write_varint(h.num_samples) + write_varint(h.packet_frames)
+    if h.pitch_cents:
+        out += write_varint(_zigzag(h.pitch_cents))
     if h.tables_id == 0:
         for value in (h.sample_rate, h.unit_hop, h.f0_hop, h.unit_vocab, h.unit_max_run, h.f0_vocab):
             out += write_varint(value)
@@ -143,6 +156,15 @@ def write_header(h: Header) -> bytes:
     out += _pack_indices(spk.indices, index_bits(spk.alphabet))
     out += crc16(bytes(out)).to_bytes(CRC_BYTES, "big")
     return bytes(out)
+
+
+def _zigzag(v: int) -> int:
+    """Signed -> unsigned for a varint: 0, -1, 1, -2, 2 ... -> 0, 1, 2, 3, 4 ..."""
+    return 2 * v if v >= 0 else -2 * v - 1
+
+
+def _unzigzag(u: int) -> int:
+    return u // 2 if u % 2 == 0 else -(u + 1) // 2
 
 
 TablesArg = EntropyTables | Mapping[int, EntropyTables] | None
@@ -158,12 +180,15 @@ def resolve_tables(tables_id: int, tables: TablesArg) -> EntropyTables:
     return tables
 
 
-def read_header(data: bytes, tables: TablesArg = None) -> Header:
+def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) -> Header:
     """Parse and validate the header at the start of ``data``.
 
     Args:
         data: the whole file (the bytes after the header bound what it may claim).
         tables: the tables the file names, or a mapping id -> tables; not needed for id 0.
+        check_room: refuse a header claiming more packets than the bytes after it can hold. A
+            streaming reader, which has only the start of the file, turns this off (and then
+            allocates per packet, never for the whole claimed length).
 
     Raises:
         SrbFormatError: bad magic, version, flags, values, CRC, or more audio claimed than the
@@ -180,7 +205,7 @@ def read_header(data: bytes, tables: TablesArg = None) -> Header:
     if minor > VERSION_MINOR:
         raise SrbFormatError(f".srb version {major}.{minor} is newer than this reader ({VERSION_MAJOR}.{VERSION_MINOR})")
     flags = r.u8()
-    if flags & ~KNOWN_FLAGS:
+    if flags & ~KNOWN_FLAGS[minor]:
         raise r.fail(f"reserved flag bits set: {flags:#04x}")
     vector = bool(flags & FLAG_SPEAKER_VECTOR)
     kind = "vector" if vector else "id"
@@ -188,6 +213,7 @@ def read_header(data: bytes, tables: TablesArg = None) -> Header:
     model_id, tables_id = r.u32(), r.u32()
     num_samples = r.varint("num_samples", MAX_SAMPLES)
     packet_frames = r.varint("packet_frames", MAX_PACKET_FRAMES, 1)
+    pitch_cents = _unzigzag(r.varint("pitch shift", 2 * MAX_PITCH_CENTS, 1)) if flags & FLAG_PITCH else 0
     if tables_id == 0:
         sample_rate = r.varint("sample_rate", MAX_SAMPLE_RATE, 1)
         unit_hop = r.varint("unit_hop", MAX_HOP, 1)
@@ -237,7 +263,10 @@ def read_header(data: bytes, tables: TablesArg = None) -> Header:
         version=(major, minor),
         size=r.offset,
         speaker_bytes=speaker_bytes,
+        pitch_cents=pitch_cents,
     )
+    if not check_room:
+        return h
     # Every packet takes at least MIN_PACKET_BYTES, so the bytes that follow bound how much audio
     # the header may honestly claim; check before the decoder allocates anything for it.
     room = (len(data) - h.size) // MIN_PACKET_BYTES

@@ -55,6 +55,7 @@ def write_srb(streams: Streams, tables: EntropyTables | None = None, packet_fram
         f0_max_run=tables.f0.max_run,
         speaker=streams.speaker,
         tables=tables,
+        pitch_cents=streams.pitch_cents,
     )
     packets = range(h.num_packets)
     unit_starts = [h.unit_span(p)[0] for p in packets]
@@ -115,6 +116,7 @@ def _streams(h: Header, units: np.ndarray, f0: np.ndarray) -> Streams:
         unit_vocab=h.unit_vocab,
         f0_vocab=h.f0_vocab,
         model_id=h.model_id,
+        pitch_cents=h.pitch_cents,
     )
 
 

@@ -26,6 +26,8 @@ MAX_SPEAKER_LENGTH = 64
 MAX_SAMPLES = 1 << 40
 MAX_SAMPLE_RATE = 1 << 20
 MAX_HOP = 1 << 16
+#: Largest pitch shift a file may ask the decoder for: two octaves either way.
+MAX_PITCH_CENTS = 2400
 
 
 def num_frames(num_samples: int, hop: int) -> int:
@@ -126,6 +128,9 @@ class Streams:
         unit_vocab: number of distinct units (k-means K).
         f0_vocab: number of distinct F0 codes, unvoiced included.
         model_id: 32-bit id of the model that produced (and can decode) these streams.
+        pitch_cents: pitch shift the decoder applies, in cents (an edit made in the bitstream,
+            see :mod:`bitstream.edit`; F0 codes are per-utterance normalised, so a shift of the
+            pitch level cannot be expressed in them). 0 = none.
     """
 
     units: np.ndarray
@@ -138,6 +143,7 @@ class Streams:
     unit_vocab: int = 100
     f0_vocab: int = 21
     model_id: int = 0
+    pitch_cents: int = 0
 
     def __post_init__(self):
         for name, value, lo, hi in (
@@ -148,6 +154,7 @@ class Streams:
             ("unit_vocab", self.unit_vocab, 1, MAX_VOCAB),
             ("f0_vocab", self.f0_vocab, 1, MAX_VOCAB),
             ("model_id", self.model_id, 0, (1 << 32) - 1),
+            ("pitch_cents", self.pitch_cents, -MAX_PITCH_CENTS, MAX_PITCH_CENTS),
         ):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
                 raise SrbStreamsError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
@@ -185,7 +192,8 @@ class Streams:
             and self.speaker == other.speaker
             and all(
                 getattr(self, k) == getattr(other, k)
-                for k in ("num_samples", "sample_rate", "unit_hop", "f0_hop", "unit_vocab", "f0_vocab", "model_id")
+                for k in ("num_samples", "sample_rate", "unit_hop", "f0_hop", "unit_vocab", "f0_vocab", "model_id",
+                          "pitch_cents")
             )
         )
 

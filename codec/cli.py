@@ -84,12 +84,122 @@ def _convert(args, suffix: str, label: str, convert) -> int:
 
 def cmd_encode(args) -> int:
     codec = _load_codec(args.model)
-    return _convert(args, ".srb", "encode", lambda src: codec.encode(src, speaker_id=args.speaker_id))
+    encode = codec.encode_stream if args.stream else codec.encode
+    return _convert(args, ".srb", "encode", lambda src: encode(src, speaker_id=args.speaker_id))
+
+
+def _lost_line(path: str, lost, sample_rate: int) -> str:
+    """One line naming every lost span of a file (and the first reason)."""
+    spans = ", ".join(
+        f"{s.start_sample / sample_rate:.2f}-{s.end_sample / sample_rate:.2f} s "
+        f"(packet{'s' if s.last_packet > s.first_packet else ''} {s.first_packet}"
+        f"{'-' + str(s.last_packet) if s.last_packet > s.first_packet else ''})"
+        for s in lost
+    )
+    reason = lost[0].reason.replace("\n", " ")
+    return f"{path}: lost {spans}: {reason}"
 
 
 def cmd_decode(args) -> int:
     codec = _load_codec(args.model)
-    return _convert(args, ".wav", "decode", lambda src: _wav_bytes(*codec.decode(_read(src))))
+    if args.stream:
+        return _decode_stream(codec, args)
+    if args.format == "raw":
+        raise SrbError("--format raw needs --stream (files are written as WAV)")
+
+    def convert(src: str) -> bytes:
+        wav, sr, lost = codec.decode_lossy(_read(src))
+        if lost:
+            if args.strict:
+                raise SrbError(_lost_line(src, lost, sr) + " (--strict: nothing written)")
+            print(f"srb decode: warning: {_lost_line(src, lost, sr)}; concealed", file=sys.stderr)
+        return _wav_bytes(wav, sr)
+
+    return _convert(args, ".wav", "decode", convert)
+
+
+def _wav_header(num_samples: int, sample_rate: int) -> bytes:
+    """44-byte header of a 16-bit mono PCM WAV: the .srb header gives the length up front, so a
+    streamed WAV can be correct before any audio is decoded."""
+    import struct
+
+    data = 2 * num_samples
+    return (b"RIFF" + struct.pack("<I", 36 + data) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate,
+            2 * sample_rate, 2, 16) + b"data" + struct.pack("<I", data))
+
+
+def _decode_stream(codec, args) -> int:
+    """``srb decode --stream IN.srb``: audio to stdout (or -o) packet by packet, as 16-bit PCM."""
+    import numpy as np
+
+    from .streaming import StreamDecoder, lost_spans
+
+    if len(args.inputs) != 1:
+        raise SrbError("--stream decodes one input")
+    src = args.inputs[0]
+    dec = StreamDecoder(codec, args.lookahead)
+    out = sys.stdout.buffer if args.output in (None, "-") else open(args.output, "wb")
+    concealed, wrote_header = [], False
+    try:
+        f = sys.stdin.buffer if src == "-" else open(src, "rb")
+    except OSError as exc:
+        raise SrbError(f"cannot read {src}: {exc.strerror or exc}") from exc
+    with f:
+        def pieces():  # lazily: each read's packets are written before the next read
+            for data in iter(lambda: f.read(1024), b""):
+                yield dec.feed(data)
+            yield dec.close()
+
+        for piece in pieces():
+            if dec.header is not None and not wrote_header and args.format == "wav":
+                out.write(_wav_header(dec.header.num_samples, codec.sample_rate))
+            wrote_header = wrote_header or dec.header is not None
+            for c in piece:
+                if c.lost is not None and args.strict:
+                    raise SrbError(_lost_line(src, lost_spans([c], 0), codec.sample_rate) + " (--strict)")
+                if c.lost is not None:
+                    concealed.append(c)
+                out.write((np.round(c.audio * 32767).astype("<i2")).tobytes())
+            out.flush()
+    lost = lost_spans(concealed, 0)
+    if lost:
+        print(f"srb decode: warning: {_lost_line(src, lost, codec.sample_rate)}; concealed", file=sys.stderr)
+    return 0
+
+
+def _tables_for(args):
+    """Tables for editing, without torch: --tables, else the model bundle's tables.npz."""
+    from importlib import resources
+
+    if args.tables:
+        return EntropyTables.load(args.tables)
+    folder = Path(args.model) if args.model and Path(args.model).is_dir() else \
+        Path(str(resources.files("codec") / "assets" / (args.model or "default")))
+    try:
+        return EntropyTables.load(folder / "tables.npz")
+    except OSError as exc:
+        raise SrbError(f"cannot load the tables of model {args.model or 'default'}: {exc}") from exc
+
+
+def cmd_edit(args) -> int:
+    """``srb edit``: change speaker, pitch or tempo in the bitstream (no audio decoded, no torch)."""
+    from bitstream import SpeakerCode, read_srb
+    from bitstream.edit import edit_srb
+
+    if args.speaker is None and args.speaker_from is None and not args.pitch and args.tempo == 1.0:
+        raise SrbError("nothing to do: give --speaker, --speaker-from, --pitch or --tempo")
+    tables = _tables_for(args)
+    speaker = None
+    if args.speaker_from:
+        speaker = read_srb(_read(args.speaker_from), tables)
+    elif args.speaker is not None:
+        n = tables.profile.speaker_ids
+        if not 0 <= args.speaker < n:
+            raise SrbError(f"--speaker {args.speaker}: this model knows speakers 0..{n - 1}")
+        speaker = SpeakerCode.known(args.speaker, n)
+    out = edit_srb(_read(args.input), tables, speaker=speaker, semitones=args.pitch, tempo=args.tempo)
+    _write(Path(args.output), out, args.force)
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -121,9 +231,20 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("inputs", nargs="+", metavar="IN")
     enc.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.srb)")
     enc.add_argument("--speaker-id", type=int, default=None, help="send this known speaker's ID instead of the voice")
+    enc.add_argument("--stream", action="store_true", help="read the audio in blocks: bounded memory for long "
+                     "files (docs/STREAMING_EDITING.md)")
     dec = sub.add_parser("decode", help=".srb files -> WAV")
     dec.add_argument("inputs", nargs="+", metavar="IN.srb")
-    dec.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.wav)")
+    dec.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.wav; "
+                     "with --stream: stdout)")
+    dec.add_argument("--stream", action="store_true", help="decode packet by packet as the input is read "
+                     "('-' = stdin), writing 16-bit PCM as it goes (default to stdout)")
+    dec.add_argument("--format", choices=("raw", "wav"), default=None,
+                     help="with --stream: raw s16le PCM (default) or WAV")
+    dec.add_argument("--lookahead", type=int, default=None, metavar="FRAMES",
+                     help="with --stream: unit frames (20 ms) of the next packet used as context (default 10)")
+    dec.add_argument("--strict", action="store_true", help="fail on a lost or damaged packet instead of "
+                     "concealing it")
     demo = sub.add_parser("demo", help="encode and decode a bundled sample, print the bitrate breakdown")
     demo.add_argument("-o", "--output", help="also write the decoded speech here (WAV)")
     for p in (enc, dec, demo):
@@ -132,6 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
     enc.set_defaults(func=cmd_encode)
     dec.set_defaults(func=cmd_decode)
     demo.set_defaults(func=cmd_demo)
+    edit = sub.add_parser("edit", help="change speaker, pitch or tempo of an .srb without decoding audio")
+    edit.add_argument("input", metavar="IN.srb")
+    edit.add_argument("-o", "--output", required=True, metavar="OUT.srb")
+    who = edit.add_mutually_exclusive_group()
+    who.add_argument("--speaker", type=int, default=None, metavar="ID", help="a known speaker of the model")
+    who.add_argument("--speaker-from", metavar="OTHER.srb", help="the speaker of another file (voice conversion)")
+    edit.add_argument("--pitch", type=float, default=0.0, metavar="SEMITONES", help="shift the pitch")
+    edit.add_argument("--tempo", type=float, default=1.0, metavar="FACTOR", help="speak FACTOR times faster")
+    edit.add_argument("--model", default=None, help="model whose tables the files use (default: srb's default)")
+    edit.add_argument("--tables", metavar="TABLES.npz", help="tables file instead of a model's")
+    edit.add_argument("--force", action="store_true", help="overwrite OUT.srb")
+    edit.set_defaults(func=cmd_edit)
     info = sub.add_parser("info", help="bits and bits/s per stream of .srb files")
     info.add_argument("files", nargs="+", metavar="FILE.srb")
     info.add_argument("--tables", metavar="TABLES.npz", help="entropy tables the files were coded with "

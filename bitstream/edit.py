@@ -1,0 +1,118 @@
+"""Edits made on the streams, without decoding audio (numpy only: no model, no torch).
+
+    >>> s2 = change_tempo(set_speaker(s, other.speaker), 1.25)      # doctest: +SKIP
+    >>> write_srb(shift_pitch(s2, 2.0), tables)                     # doctest: +SKIP
+
+- **speaker** (voice conversion): the speaker code is one header field; swapping it makes the
+  decoder speak the same units and intonation with another voice.
+- **tempo**: units are runs at 50 Hz, so speaking faster is shorter runs. Run boundaries are scaled
+  on the cumulative time axis and rounded (a run that rounds to nothing is dropped: at 1.25x that
+  is a 1-frame run between two kept ones, 20 ms); F0 codes are resampled by nearest neighbour.
+- **pitch**: F0 codes are normalised per utterance (the pitch level comes from the speaker code),
+  so a shift of the level is not a code change: it is a header field (``pitch_cents``, format 1.1)
+  that the decoder applies (``codec.synth``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .errors import SrbStreamsError
+from .streams import MAX_PITCH_CENTS, SpeakerCode, Streams, num_frames
+
+#: Tempo factors outside this range are refused: beyond it runs vanish or the audio is mostly holds.
+MIN_TEMPO, MAX_TEMPO = 0.25, 4.0
+
+
+def set_speaker(streams: Streams, speaker: SpeakerCode | Streams) -> Streams:
+    """The same streams spoken by ``speaker`` (a code, or the streams of a file to take it from)."""
+    if isinstance(speaker, Streams):
+        if speaker.model_id != streams.model_id:
+            raise SrbStreamsError(
+                f"speaker comes from model {speaker.model_id:08x}, the streams from {streams.model_id:08x}"
+            )
+        speaker = speaker.speaker
+    if not isinstance(speaker, SpeakerCode):
+        raise SrbStreamsError(f"speaker must be a SpeakerCode or Streams, got {type(speaker).__name__}")
+    return dataclasses.replace(streams, speaker=speaker)
+
+
+def shift_pitch(streams: Streams, semitones: float) -> Streams:
+    """Ask the decoder to shift the pitch by ``semitones`` (added to any shift already asked for)."""
+    cents = streams.pitch_cents + int(round(100 * semitones))
+    if not -MAX_PITCH_CENTS <= cents <= MAX_PITCH_CENTS:
+        raise SrbStreamsError(f"pitch shift of {cents} cents is outside +-{MAX_PITCH_CENTS}")
+    return dataclasses.replace(streams, pitch_cents=cents)
+
+
+def stretch_runs(symbols: np.ndarray, new_len: int) -> np.ndarray:
+    """Runs of ``symbols`` scaled to ``new_len`` frames in all.
+
+    Each run's end is mapped to ``round(end * new_len / len)`` on the cumulative axis, so the total
+    is exact and rounding errors do not accumulate; runs whose scaled length is 0 disappear.
+    """
+    symbols = np.asarray(symbols)
+    n = symbols.size
+    if n == 0 or new_len == 0:
+        return np.zeros(new_len, np.int32) if n else np.zeros(new_len, np.int32)
+    change = np.flatnonzero(np.diff(symbols)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [n]])
+    new_ends = np.round(ends * (new_len / n)).astype(np.int64)
+    new_ends[-1] = new_len
+    lengths = np.diff(np.concatenate([[0], new_ends]))
+    return np.repeat(symbols[starts], np.maximum(lengths, 0)).astype(np.int32)
+
+
+def resample_nearest(codes: np.ndarray, new_len: int) -> np.ndarray:
+    """``new_len`` codes, each the code whose frame covers the new frame's centre."""
+    codes = np.asarray(codes)
+    if codes.size == 0 or new_len == 0:
+        return np.zeros(new_len, np.int32)
+    src = np.floor((np.arange(new_len) + 0.5) * codes.size / new_len).astype(np.int64)
+    return codes[np.clip(src, 0, codes.size - 1)].astype(np.int32)
+
+
+def change_tempo(streams: Streams, factor: float) -> Streams:
+    """Speak ``factor`` times faster (``factor > 1`` shortens): the duration becomes
+    ``round(duration / factor)``; pitch is kept (the codes are resampled, not re-valued)."""
+    if not MIN_TEMPO <= factor <= MAX_TEMPO:
+        raise SrbStreamsError(f"tempo factor must be in [{MIN_TEMPO}, {MAX_TEMPO}], got {factor}")
+    n = max(1, int(round(streams.num_samples / factor)))
+    units = stretch_runs(streams.units, num_frames(n, streams.unit_hop))
+    f0 = resample_nearest(streams.f0, num_frames(n, streams.f0_hop))
+    return dataclasses.replace(streams, units=units, f0=f0, num_samples=n)
+
+
+def edit_srb(
+    data: bytes,
+    tables=None,
+    *,
+    speaker: SpeakerCode | Streams | None = None,
+    semitones: float = 0.0,
+    tempo: float = 1.0,
+) -> bytes:
+    """Edit ``.srb`` bytes: decode the symbols (not audio), edit, re-code with the same tables and
+    packet size. ``tables`` as for :func:`bitstream.read_srb`.
+
+    Raises:
+        SrbFormatError: damaged input. SrbStreamsError: an edit out of range or a foreign speaker.
+    """
+    from .container import read_header, resolve_tables
+    from .srbfile import read_srb, write_srb
+
+    h = read_header(data, tables)
+    streams = read_srb(data, tables)
+    if speaker is not None:
+        streams = set_speaker(streams, speaker)
+    if tempo != 1.0:
+        streams = change_tempo(streams, tempo)
+    if semitones:
+        streams = shift_pitch(streams, semitones)
+    if h.tables_id == 0:  # uniform tables: rebuilt from the header, as the reader did
+        t = h.tables
+    else:
+        t = resolve_tables(h.tables_id, tables)
+    return write_srb(streams, t, h.packet_frames)

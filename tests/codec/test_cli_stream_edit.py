@@ -1,0 +1,89 @@
+"""``srb decode --stream``, loss warnings and ``--strict``, and ``srb edit`` (tiny model)."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bitstream import read_header, read_srb
+from bitstream.container import read_packet
+from codec.cli import main
+from tests.codec.test_api import speechlike
+from tests.codec.tiny_bundle import make_tiny_bundle
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    make_tiny_bundle(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def srb(model, tmp_path_factory):
+    d = tmp_path_factory.mktemp("files")
+    sf.write(d / "s.wav", speechlike(seconds=5.0), 16000)  # 3 packets
+    assert main(["encode", str(d / "s.wav"), "--model", model]) == 0
+    return d / "s.srb"
+
+
+def test_stream_raw_and_wav(model, srb, tmp_path, capsys):
+    assert main(["decode", str(srb), "-o", str(tmp_path / "ref.wav"), "--model", model]) == 0
+    ref, _ = sf.read(tmp_path / "ref.wav", dtype="int16")
+    assert main(["decode", "--stream", str(srb), "-o", str(tmp_path / "x.raw"), "--model", model]) == 0
+    raw = np.frombuffer((tmp_path / "x.raw").read_bytes(), "<i2")
+    assert raw.size == ref.size and np.abs(raw.astype(int) - ref).max() <= 1
+    assert main(["decode", "--stream", str(srb), "--format", "wav", "-o", str(tmp_path / "x.wav"), "--model", model]) == 0
+    wav, sr = sf.read(tmp_path / "x.wav", dtype="int16")
+    assert sr == 16000 and np.array_equal(wav, raw)
+
+
+def test_lost_packet_warns_and_strict_fails(model, srb, tmp_path, capsys):
+    from bitstream import EntropyTables
+
+    tables = EntropyTables.load(f"{model}/tables.npz")
+    data = srb.read_bytes()
+    h = read_header(data, tables)
+    first = read_packet(data, h.size, 0)
+    second = read_packet(data, h.size + first.size, 1)
+    bad = tmp_path / "bad.srb"
+    bad.write_bytes(data[: h.size + first.size] + data[h.size + first.size + second.size :])
+    capsys.readouterr()
+    for stream in ([], ["--stream", "-o", str(tmp_path / "bad.raw")]):
+        out = [] if stream else ["-o", str(tmp_path / "bad.wav")]
+        assert main(["decode", str(bad), *stream, *out, "--model", model]) == 0
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("srb decode: warning:") and "2.00-4.00 s (packet 1)" in err
+    assert sf.info(str(tmp_path / "bad.wav")).frames == read_srb(data, tables).num_samples
+    assert main(["decode", str(bad), "-o", str(tmp_path / "strict.wav"), "--strict", "--model", model]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("srb decode: error:") and not (tmp_path / "strict.wav").exists()
+
+
+def test_edit_commands(model, srb, tmp_path, capsys):
+    from bitstream import EntropyTables
+
+    tables = EntropyTables.load(f"{model}/tables.npz")
+    out = tmp_path / "e.srb"
+    assert main(["edit", str(srb), "-o", str(out), "--pitch", "2", "--tempo", "0.8", "--speaker", "1",
+                 "--model", model]) == 0
+    e, s = read_srb(out.read_bytes(), tables), read_srb(srb.read_bytes(), tables)
+    assert e.pitch_cents == 200 and e.speaker.indices.tolist() == [1] and e.num_samples == round(s.num_samples / 0.8)
+    assert main(["edit", str(out), "-o", str(tmp_path / "f.srb"), "--speaker-from", str(srb), "--model", model]) == 0
+    assert read_srb((tmp_path / "f.srb").read_bytes(), tables).speaker == s.speaker
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--speaker", "9"], "knows speakers 0..2"),
+    ([], "nothing to do"),
+    (["--tempo", "9"], "tempo factor"),
+    (["--pitch", "30"], "cents"),
+])
+def test_edit_errors_are_one_line(model, srb, tmp_path, capsys, args, message):
+    assert main(["edit", str(srb), "-o", str(tmp_path / "x.srb"), *args, "--model", model]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("srb edit: error:") and message in err
+
+
+def test_raw_format_needs_stream(model, srb, tmp_path, capsys):
+    assert main(["decode", str(srb), "--format", "raw", "-o", str(tmp_path / "y.wav"), "--model", model]) == 1
+    assert "needs --stream" in capsys.readouterr().err

@@ -1,0 +1,97 @@
+"""Streaming decode and packet-loss concealment with the bundled model."""
+
+import numpy as np
+import pytest
+import torch
+
+from bitstream import read_header
+from bitstream.container import read_packet
+from codec.api import Codec
+from codec.streaming import STREAM_TOLERANCE, StreamDecoder
+from codec.synth import receptive_field_frames
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return Codec.from_pretrained()
+
+
+@pytest.fixture(scope="module")
+def data(codec):
+    from importlib import resources
+
+    return codec.encode(str(resources.files("codec") / "assets" / "samples" / "demo.flac"))  # 6.2 s: 4 packets
+
+
+@pytest.fixture(scope="module")
+def whole(codec, data):
+    return codec.decode(data)[0]
+
+
+def split(data, tables):
+    h = read_header(data, tables)
+    out, off = [], h.size
+    for p in range(h.num_packets):
+        pk = read_packet(data, off, p)
+        out.append(data[off : off + pk.size])
+        off += pk.size
+    return data[: h.size], out
+
+
+def test_receptive_field_of_the_shipped_decoder(codec):
+    # conv_in k=7 and 8 blocks of k=7 at 100 Hz: 27 frames, + 2 of the iSTFT = 290 ms -> 15 unit frames.
+    assert receptive_field_frames(codec.decoder) == 15
+
+
+def test_full_context_is_exact_and_default_within_tolerance(codec, data, whole):
+    full = np.concatenate([c.audio for c in codec.stream_decode(data, lookahead=15)])
+    # Same up to float rounding (convolutions over a window vs the whole file sum in another order).
+    assert full.shape == whole.shape and np.abs(full - whole).max() < 1e-6
+    default = np.concatenate([c.audio for c in codec.stream_decode(data)])
+    assert np.abs(default - whole).max() < STREAM_TOLERANCE
+    # And the context matters: without lookahead the packet ends are audibly off.
+    none = np.concatenate([c.audio for c in codec.stream_decode(data, lookahead=0)])
+    assert np.abs(none - whole).max() > 100 * STREAM_TOLERANCE
+
+
+def test_each_packet_is_emitted_when_the_next_one_arrives(codec, data, whole):
+    head, pkts = split(data, codec.tables)
+    dec = StreamDecoder(codec)
+    assert dec.feed(head) == []
+    assert dec.feed(pkts[0]) == []  # packet 0 still waits for the first 200 ms of packet 1
+    last = len(pkts) - 1
+    for p in range(1, len(pkts)):
+        out = dec.feed(pkts[p])
+        # The last packet needs no lookahead: it comes out with the one before it.
+        assert [c.packet for c in out] == ([p - 1, p] if p == last else [p - 1])
+        for c in out:
+            s0 = c.start_sample
+            assert np.abs(c.audio - whole[s0 : s0 + c.audio.size]).max() < STREAM_TOLERANCE
+    assert dec.close() == []
+
+
+@pytest.mark.parametrize("damage", ["delete", "corrupt"])
+def test_lost_packet_is_concealed_and_reported(codec, data, whole, damage):
+    head, pkts = split(data, codec.tables)
+    if damage == "delete":
+        pkts = pkts[:1] + pkts[2:]
+    else:
+        bad = bytearray(pkts[1])
+        bad[3] ^= 0xFF
+        pkts = pkts[:1] + [bytes(bad)] + pkts[2:]
+    wav, sr, lost = codec.decode_lossy(head + b"".join(pkts))
+    assert wav.shape == whole.shape
+    assert [(s.first_packet, s.last_packet, s.start_sample, s.end_sample) for s in lost] == [(1, 1, 32000, 64000)]
+    # Packets away from the gap (beyond the receptive field) decode exactly as before.
+    far = 64000 + 15 * 320
+    assert np.abs(wav[far:] - whole[far:]).max() < 1e-6
+    assert np.abs(wav[: 32000 - 15 * 320] - whole[: 32000 - 15 * 320]).max() < 1e-6
+    # The gap fades to silence in its middle.
+    assert np.abs(wav[32000 + 1600 : 64000 - 1600]).max() == 0.0
+
+
+def test_intact_file_decode_lossy_is_decode(codec, data, whole):
+    wav, _, lost = codec.decode_lossy(data)
+    assert lost == [] and np.array_equal(wav, whole)
