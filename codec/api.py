@@ -179,8 +179,8 @@ class Codec:
             source: ``.srb`` bytes, a binary file object, or an iterable of byte chunks (e.g. the
                 header and then one packet at a time, as they arrive).
             lookahead, lookbehind: unit frames (20 ms) of neighbouring packets' streams used as
-                context. Defaults: 200 ms ahead (within 1e-4 of the whole-file output, measured
-                8.2e-6), the receptive field behind (15 frames = 300 ms with the shipped model).
+                context. Defaults: 200 ms ahead (within 2e-3 of the whole-file output, measured
+                1.2e-3), the receptive field behind (15 frames = 300 ms with the shipped model).
                 ``lookahead=15`` is exact; less trades accuracy for latency
                 (docs/STREAMING_EDITING.md has the measurements).
         """
