@@ -21,7 +21,7 @@ def _read(path: str) -> bytes:
 
 
 def cmd_info(args) -> int:
-    tables = EntropyTables.load(args.tables) if args.tables else None
+    tables = _tables_for(args)
     for i, path in enumerate(args.files):
         report = bitrate_report(_read(path), tables)
         if len(args.files) > 1:
@@ -268,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="bits and bits/s per stream of .srb files")
     info.add_argument("files", nargs="+", metavar="FILE.srb")
     info.add_argument("--tables", metavar="TABLES.npz", help="entropy tables the files were coded with "
-                      "(not needed for files coded with uniform tables)")
+                      "(default: those of --model; not needed for files coded with uniform tables)")
+    info.add_argument("--model", default=None, help="bundle whose tables to use (default: the bundled model)")
     info.set_defaults(func=cmd_info)
     sub.add_parser("bench", add_help=False, help="benchmark report against peer codecs (srb bench --help)")
     sub.add_parser("train", add_help=False, help=f"train a component: srb train {{{','.join(TRAINERS)}}} ... "

@@ -111,3 +111,18 @@ def test_train_dispatch(capsys):
     with pytest.raises(SystemExit) as exc:  # argparse of codec.train.units: --help exits 0
         main(["train", "units", "--help"])
     assert exc.value.code == 0 and "--content" in capsys.readouterr().out
+
+
+def test_info_uses_the_models_tables(tmp_path, tiny_model, capsys):
+    """A file coded by a model needs no --tables: info reads them from --model (default: the bundled one)."""
+    wav = (0.3 * np.sin(np.arange(24000) * 2 * np.pi * 150 / 16000)).astype(np.float32)
+    sf.write(tmp_path / "s.wav", wav, 16000)
+    assert main(["encode", str(tmp_path / "s.wav"), "--model", tiny_model]) == 0
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "s.srb"), "--model", tiny_model]) == 0
+    total = [line for line in capsys.readouterr().out.splitlines() if line.startswith("total")][0]
+    assert int(total.split()[1]) == 8 * (tmp_path / "s.srb").stat().st_size
+    # the bundled default's tables are not this model's: one line naming both ids
+    assert main(["info", str(tmp_path / "s.srb")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "entropy tables" in err
