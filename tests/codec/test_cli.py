@@ -67,8 +67,6 @@ def tiny_model(tmp_path_factory):
 
 
 def test_encode_decode_files(tmp_path, tiny_model, capsys):
-    import numpy as np
-    import soundfile as sf
 
     from tests.codec.test_api import speechlike
 
