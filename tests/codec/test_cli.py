@@ -67,7 +67,6 @@ def tiny_model(tmp_path_factory):
 
 
 def test_encode_decode_files(tmp_path, tiny_model, capsys):
-
     from tests.codec.test_api import speechlike
 
     for i in range(2):
