@@ -151,6 +151,7 @@ TRAINERS = {
     "units": "units",
     "decoder": "decoder",
     "bundle": "bundle",
+    "corpus": "corpus",
 }
 
 
