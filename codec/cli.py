@@ -286,6 +286,7 @@ TRAINERS = {
     "decoder": "decoder",
     "bundle": "bundle",
     "all": "pipeline",
+    "corpus": "corpus",
 }
 
 
