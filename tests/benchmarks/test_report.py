@@ -53,9 +53,8 @@ def bundle(tmp_path_factory):
 
 def test_report_end_to_end(data, bundle, tmp_path, capsys):
     out = tmp_path / "out"
-    metrics = "mcd,stoi" if _has("pystoi") else "mcd"
-    argv = [str(data), "--systems", "srb,codec2-700C,opus-6k", "--model", str(bundle), "--metrics", metrics,
-            "--out", str(out), "--save-audio"]
+    argv = [str(data), "--systems", "srb,codec2-700C,opus-6k", "--model", str(bundle), "--metrics", _cheap_metrics(),
+            "--out", str(out), "--save-audio", "--cache", str(tmp_path / "cache")]
     assert report.main(argv) == 0
     assert "wrote" in capsys.readouterr().out
     res = json.loads((out / "results.json").read_text())
@@ -71,6 +70,8 @@ def test_report_end_to_end(data, bundle, tmp_path, capsys):
     assert systems["srb"]["available"] and srb["files"] == 2
     assert srb["bits"] == sum(r["bits"] for r in res["files"]["srb"]) and srb["bps"] > 0
     assert srb["mcd"] > 0 and srb["encode_x_rt"] > 0 and srb["decode_x_rt"] > 0
+    assert all(r["peak_rss_mib"] is None or r["peak_rss_mib"] >= 0 for r in res["files"]["srb"])
+    assert res["cache"]["misses"] > 0 and res["cache"]["hits"] == 0
     b = res["srb_breakdown"]
     assert sum(b["bps"].values()) == pytest.approx(b["total_bps"])  # the lines add up to the files
     assert b["fixed_length_bps"] == pytest.approx(3 * 50 + 3 * 12.5)  # tiny bundle: K=7 units, 6 F0 codes
@@ -82,6 +83,7 @@ def test_report_end_to_end(data, bundle, tmp_path, capsys):
         if shutil.which(binary):
             s = res["summary"][name]
             assert systems[name]["available"] and s["files"] == 2 and s["mcd"] >= 0
+            assert 0 < s["peak_rss_mib"] < 1024  # the tools' own processes
             assert name in md.split("## srb bitrate")[0]
         else:
             assert not systems[name]["available"] and "not found" in systems[name]["note"]
@@ -95,12 +97,36 @@ def test_report_end_to_end(data, bundle, tmp_path, capsys):
         assert not res["plots"] and "matplotlib" in md
 
 
+def _cheap_metrics():
+    return ",".join(["mcd"] + [g for g, mod in (("stoi", "pystoi"), ("f0", "parselmouth")) if _has(mod)])
+
+
+def test_a_second_run_reuses_the_cache(data, bundle, tmp_path, capsys):
+    """Through ``srb bench`` itself: the second run computes no metric and reports the same."""
+    from codec.cli import main as cli_main
+
+    def run(name):
+        out = tmp_path / name
+        argv = ["bench", str(data), "--systems", "srb,codec2-700C", "--model", str(bundle), "--metrics",
+                _cheap_metrics(), "--out", str(out), "--cache", str(tmp_path / "cache")]
+        assert cli_main(argv) == 0
+        return json.loads((out / "results.json").read_text())
+
+    first, second = run("a"), run("b")
+    assert first["cache"]["hits"] == 0 and second["cache"]["misses"] == 0 and second["cache"]["hits"] > 0
+    for name in first["summary"]:
+        for key in first["metrics"]:
+            assert first["summary"][name].get(key) == second["summary"][name].get(key)
+    assert all(v == 0 for v in second["metric_seconds_per_audio_s"].values())
+
+
 def test_srb_is_skipped_without_a_model(data, tmp_path, monkeypatch):
     import codec.api
 
     monkeypatch.setattr(codec.api, "bundled_models", lambda: {})  # as while the default is being trained
     out = tmp_path / "out"
-    assert report.main([str(data), "--systems", "srb", "--metrics", "mcd", "--limit", "1", "--out", str(out)]) == 0
+    assert report.main([str(data), "--systems", "srb", "--metrics", "mcd", "--limit", "1", "--out", str(out),
+                        "--no-cache"]) == 0
     res = json.loads((out / "results.json").read_text())
     assert res["systems"][0]["available"] is False and "no bundled default model" in res["systems"][0]["note"]
     assert res["data"]["files"] == 1 and res["summary"] == {} and res["srb_breakdown"] is None
