@@ -200,7 +200,7 @@ class Evaluator:
                 continue
             for ref, hyp in zip(refs, self.transcribe(group, [r.wav for r in refs])):
                 setattr(ref, group, hyp)
-                ref.scores.update(self._word_scores(prefix, hyp, ref.text, None))
+                ref.scores.update(self.word_scores(prefix, hyp, ref.text, None))
 
     def transcribe_decoded(self, refs: list[Reference], wavs: list[np.ndarray]) -> list[dict]:
         """WER and dWER of each decoded utterance (after :meth:`transcribe_references`)."""
@@ -209,11 +209,11 @@ class Evaluator:
             if group not in self.groups:
                 continue
             for o, ref, hyp in zip(out, refs, self.transcribe(group, wavs)):
-                o.update(self._word_scores(prefix, hyp, ref.text, getattr(ref, group)))
+                o.update(self.word_scores(prefix, hyp, ref.text, getattr(ref, group)))
         return out
 
     @staticmethod
-    def _word_scores(prefix: str, hyp: str, text: str | None, base: str | None) -> dict:
+    def word_scores(prefix: str, hyp: str, text: str | None, base: str | None) -> dict:
         out: dict = {f"{prefix}hyp": hyp}
         if text:
             out[f"{prefix}wer_errors"], out[f"{prefix}wer_words"] = M.word_errors(text, hyp)

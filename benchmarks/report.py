@@ -39,11 +39,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from benchmarks.cache import ScoreCache, default_dir  # noqa: E402
+from benchmarks.cache import default_dir  # noqa: E402
 from benchmarks.evaluator import Evaluator  # noqa: E402
-from benchmarks.metrics import DEFAULT_GROUPS, F0_TRACKERS, GROUPS, METRIC_BY_KEY, F0Counts  # noqa: E402
+from benchmarks.metrics import DEFAULT_GROUPS, F0_TRACKERS, GROUPS, METRIC_BY_KEY, F0Counts, pack_windows  # noqa: E402
 from benchmarks.memory import PeakRss  # noqa: E402
 from benchmarks.peers import SR, CodedAudio, System, peer_systems, resample  # noqa: E402
+from benchmarks.runner import Runner, Setup, code_and_score, transcribe  # noqa: E402
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "report"
@@ -366,7 +367,8 @@ def write_markdown(results: dict, out: Path) -> None:
     L.append(f"- data: `{d['path']}`, {d['files']} files, {d['seconds']:.1f} s of audio, {d['speakers']} speakers"
              + (f" (first {d['limit']} of the list)" if d.get("limit") else ""))
     L.append(f"- run: {results['created']}, commit {results.get('commit') or '?'}, {results['machine']}, "
-             f"{results['threads']} thread(s), {results['wall_s']:.0f} s wall in all")
+             f"{results['threads']} thread(s) x {results.get('jobs', 1)} process(es), {results['wall_s']:.0f} s wall in all"
+             + (f", load average {results['load_average']}" if results.get("load_average") else ""))
     L.append("- speed: **audio seconds per wall-clock second** (x real time; higher is faster), one thread, "
              "model loading excluded; the command-line peers (Codec2, Opus) include process start and temp files")
     L.append("- bits/s: every bit of every coded file (headers and containers included) over the audio seconds")
@@ -527,6 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="only the first N files")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     p.add_argument("--threads", type=int, default=1, help="threads for torch, ONNX Runtime, CTranslate2 (default 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes, each with its own models (default 1; 2 halves the wall time on an idle "
+                        "2-core machine, and changes no score)")
     p.add_argument("--save-audio", action="store_true", help="also write every decoded file under OUT/audio/SYSTEM/")
     return p
 
@@ -560,64 +565,69 @@ def run(args, command: str) -> dict:
             info["model"] = args.model
         sys_info.append(info)
     active = [s for s, i in zip(systems, sys_info) if i["available"]]
-    cache = ScoreCache(None if args.no_cache else args.cache)
-    evaluator = Evaluator(groups, threads=args.threads, f0_tracker=args.f0_tracker, cache=cache)
-    metric_keys = [m.key for m in evaluator.metrics]
+    cache_dir = None if args.no_cache else str(args.cache)
+    setup = Setup(tuple(s.name for s in active), args.model, tuple(groups), args.threads, args.f0_tracker, cache_dir)
+    runner = Runner(setup, args.jobs)
+    info = runner.info
+    metric_keys = info["metric_keys"]
     out_dir: Path = args.out
     out_dir.mkdir(parents=True, exist_ok=True)
+    spent = {g: 0.0 for g in ["align", *info["groups"]]}
+    cache_use = {"hits": 0, "misses": 0}
+
+    def account(stats: dict) -> None:
+        for g, v in stats["seconds"].items():
+            spent[g] = spent.get(g, 0.0) + v
+        cache_use["hits"] += stats["hits"]
+        cache_use["misses"] += stats["misses"]
 
     ref_rows: list[dict] = []
-    refs = []
     rows: dict[str, list[dict]] = {s.name: [] for s in active}
-    # Decoded audio is kept until the end for speech recognition, which runs over all files at
-    # once (Whisper on packed windows); 700 s of dev for 6 systems is about 300 MB of float32.
-    decoded: dict[str, list[tuple]] = {s.name: [] for s in active}
+    # Audio is kept until the end for speech recognition, which runs over all files at once
+    # (Whisper on packed windows); 700 s of dev for 7 signals is about 330 MB of float32.
+    audio: dict[str, list[tuple[int, np.ndarray]]] = {"original": [], **{s.name: [] for s in active}}
+    errors = {i["name"]: i["errors"] for i in sys_info}
     total_s = 0.0
-    bar = tqdm(total=len(items) * (1 + len(active)), desc="report", unit="run", file=sys.stderr)
-    for item in items:
-        bar.set_postfix_str(f"{item.key} original")
-        wav = read_audio(item.path)
-        seconds = len(wav) / SR
+    bar = tqdm(total=len(items), desc="code + score", unit="file", file=sys.stderr)
+    for k, (item, done) in enumerate(zip(items, runner.map(code_and_score, items))):
+        seconds = len(done["wav"]) / SR
         total_s += seconds
         base = {"file": item.key, "speaker": item.speaker, "corpus": item.corpus, "seconds": seconds}
-        ref = evaluator.reference(wav, item.text)
-        refs.append(ref)
-        ref_rows.append({**base, "text": item.text})
-        bar.update(1)
-        for s, info in zip(active, [i for i in sys_info if i["available"]]):
-            bar.set_postfix_str(f"{item.key} {s.name}")
-            try:
-                coded = s.run(wav)
-            except Exception as exc:  # one bad file must not end the run: record it
-                info["errors"].append(f"{item.key}: {type(exc).__name__}: {exc}")
-                bar.update(1)
+        ref_rows.append({**base, "text": item.text, **done["ref_scores"]})
+        audio["original"].append((k, done["wav"]))
+        for name, r in done["systems"].items():
+            if "error" in r:
+                errors[name].append(r["error"])
                 continue
-            row = {**base, "bits": coded.num_bits, "bps": coded.num_bits / seconds, "encode_s": coded.encode_s,
-                   "decode_s": coded.decode_s, "decoded_seconds": len(coded.wav) / SR,
-                   "peak_rss_mib": coded.peak_rss_mib}
-            if coded.extra:
-                row["srb"] = coded.extra
-            row.update(evaluator.score(ref, coded.wav))
-            rows[s.name].append(row)
-            if evaluator.asr_groups:
-                decoded[s.name].append((ref, coded.wav, row))
+            rows[name].append({**base, **r["row"]})
+            audio[name].append((k, r["wav"]))
             if args.save_audio:
-                dst = out_dir / "audio" / s.name / (Path(item.key).with_suffix(".wav"))
+                dst = out_dir / "audio" / name / (Path(item.key).with_suffix(".wav"))
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                sf.write(dst, np.clip(coded.wav, -1, 1), SR, subtype="PCM_16")
-            bar.update(1)
+                sf.write(dst, np.clip(r["wav"], -1, 1), SR, subtype="PCM_16")
+        account(done["stats"])
+        bar.update(1)
     bar.close()
-    if evaluator.asr_groups:
-        print(f"speech recognition ({', '.join(evaluator.asr_groups)}) on {1 + len(active)} x {len(items)} files",
-              file=sys.stderr, flush=True)
-        evaluator.transcribe_references(refs)
-        for name, done in decoded.items():
-            for (_, _, row), scores in zip(done, evaluator.transcribe_decoded([d[0] for d in done],
-                                                                              [d[1] for d in done])):
-                row.update(scores)
-        decoded.clear()
-    for row, ref in zip(ref_rows, refs):
-        row.update(ref.scores)
+    for group in info["asr_groups"]:
+        prefix = "ps_" if group == "pocketsphinx" else ""
+        hyps: dict[str, list[str]] = {}
+        for name, pairs in audio.items():
+            wavs = [w for _, w in pairs]
+            chunks = pack_windows([len(w) for w in wavs]) if group == "whisper" else \
+                [list(range(i, min(i + 8, len(wavs)))) for i in range(0, len(wavs), 8)]
+            hyps[name] = []
+            for res in tqdm(runner.map(transcribe, [(group, [wavs[i] for i in c]) for c in chunks]), total=len(chunks),
+                            desc=f"{group} {name}", unit="window", file=sys.stderr):
+                hyps[name] += res["hyps"]
+                account(res["stats"])
+        base_hyp = dict(zip((k for k, _ in audio["original"]), hyps["original"]))
+        for row, hyp in zip(ref_rows, hyps["original"]):
+            row.update(Evaluator.word_scores(prefix, hyp, row["text"], None))
+        for name in rows:
+            for row, (k, _), hyp in zip(rows[name], audio[name], hyps[name]):
+                row.update(Evaluator.word_scores(prefix, hyp, ref_rows[k]["text"], base_hyp[k]))
+    audio.clear()
+    runner.close()
 
     summary = {name: summarise(r, metric_keys) for name, r in rows.items()}
     per_speaker: dict = {}
@@ -638,11 +648,12 @@ def run(args, command: str) -> dict:
         "data": {"path": str(args.data), "files": len(items), "seconds": total_s,
                  "speakers": len({i.speaker for i in items}), "limit": args.limit},
         "metrics": metric_keys,
-        "metric_notes": evaluator.notes,
-        "metric_seconds_per_audio_s": {g: v / audio_scored for g, v in evaluator.seconds.items()
-                                       if g in evaluator.groups or g == "align"} if scored else {},
-        "f0_tracker": evaluator.f0_tracker,
-        "cache": {"folder": str(cache.folder) if cache.folder else None, "hits": cache.hits, "misses": cache.misses},
+        "metric_notes": info["notes"],
+        "metric_seconds_per_audio_s": {g: v / audio_scored for g, v in spent.items()} if scored else {},
+        "f0_tracker": info["f0_tracker"],
+        "jobs": runner.jobs,
+        "metric_load_s": info["load_seconds"],
+        "cache": {"folder": cache_dir, **cache_use},
         "systems": sys_info,
         "summary": summary,
         "reference": {"summary": summarise(ref_rows, metric_keys), "files": ref_rows},
@@ -657,6 +668,10 @@ def run(args, command: str) -> dict:
     if note:
         results["notes"].append(note)
     results["wall_s"] = time.perf_counter() - t_start
+    try:  # other work on the machine slows every number here: say how busy it was
+        results["load_average"] = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        pass
     write_markdown(results, out_dir)
     (out_dir / "results.json").write_text(json.dumps(_clean(results), indent=1, ensure_ascii=False), encoding="utf-8")
     return results

@@ -112,41 +112,25 @@ class Stages:
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
 
-def _rss_kib(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 def _child(stage: str, model: str | None, seconds: float, data: str | None) -> None:
     """Body of the measuring subprocess: prints one JSON line."""
+    import gc
+
     import torch
 
+    from benchmarks.memory import PeakRss, rss_mib
     from codec.api import Codec
 
     torch.set_num_threads(1)
     wav, _ = speech(seconds, Path(data) if data else None)
     stages = Stages(Codec.from_pretrained(model), wav)
-    import gc
-
     gc.collect()
-    before = _rss_kib("VmRSS")
-    try:  # "5" resets the peak-RSS mark to the current RSS (Linux >= 4.0)
-        Path("/proc/self/clear_refs").write_text("5")
-        reset = True
-    except OSError:
-        reset = False
-    t0 = time.perf_counter()
-    stages.run(stage)
-    wall = time.perf_counter() - t0
-    peak = _rss_kib("VmHWM")
-    print(json.dumps({"stage": stage, "wall_s": wall, "x_rt": seconds / wall, "rss_before_mib": (before or 0) / 1024,
-                      "peak_rss_mib": (peak or 0) / 1024, "peak_reset": reset,
-                      "stage_peak_mib": ((peak or 0) - (before or 0)) / 1024 if reset else None}))
+    with PeakRss() as mem:
+        t0 = time.perf_counter()
+        stages.run(stage)
+        wall = time.perf_counter() - t0
+    print(json.dumps({"stage": stage, "wall_s": wall, "x_rt": seconds / wall, "rss_before_mib": mem.before,
+                      "peak_rss_mib": rss_mib("VmHWM"), "peak_reset": mem.ok, "stage_peak_mib": mem.added_mib}))
 
 
 def measure(stage: str, model: str | None = None, seconds: float = 60.0, data: Path | None = None) -> dict:

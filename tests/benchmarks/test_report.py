@@ -182,3 +182,21 @@ def test_missing_binary_is_a_note(monkeypatch):
     assert not ok and "c2enc" in note and "apt-get install codec2" in note
     ok, note = Opus().available()
     assert not ok and "opus-tools" in note
+
+
+def test_two_jobs_score_as_one(data, bundle, tmp_path):
+    """Worker processes change the wall time, not the numbers."""
+    res = []
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        argv = [str(data), "--systems", "srb,codec2-700C", "--model", str(bundle), "--metrics", _cheap_metrics(),
+                "--out", str(out), "--no-cache", "--jobs", str(jobs)]
+        assert report.main(argv) == 0
+        res.append(json.loads((out / "results.json").read_text()))
+    one, two = res
+    assert two["jobs"] == 2 and two["cache"]["misses"] == 0  # no cache: nothing stored, nothing looked up
+    for name in one["files"]:
+        for a, b in zip(one["files"][name], two["files"][name]):
+            assert a["file"] == b["file"]
+            for key in one["metrics"]:
+                assert a.get(key) == b.get(key)
