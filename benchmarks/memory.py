@@ -5,7 +5,6 @@ Kernel numbers, not an allocator trace: numpy, torch and C libraries are all cou
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -46,15 +45,24 @@ class PeakRss:
             self.added_mib = max(0.0, peak - self.before)
 
 
-def run_measured(cmd: list[str]) -> float:
-    """Run a command, raise on failure; return its peak RSS in MiB (``wait4``'s ``ru_maxrss``,
-    KiB on Linux), which is the child's own, unlike ``RUSAGE_CHILDREN``'s maximum over all."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = proc.stderr.read()
-    proc.stderr.close()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+#: GNU time, which reports its child's peak RSS (``%M``, KiB).
+GNU_TIME = "/usr/bin/time"
+_MARK = "SRB_MAXRSS_KIB="
+
+
+def run_measured(cmd: list[str]) -> float | None:
+    """Run a command, raise on failure; return its peak RSS in MiB, or None where GNU time is
+    missing. Not ``wait4`` on our own child: a child forked from this process starts with this
+    process's whole resident set counted in its peak (``ru_maxrss`` survives ``exec``), a
+    gigabyte under the report; GNU time is small, so what it reports is the tool's own."""
+    measured = Path(GNU_TIME).is_file()
+    full = [GNU_TIME, "-f", _MARK + "%M", *cmd] if measured else list(cmd)
+    proc = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.decode(errors="replace").strip().splitlines()
+    peak = None
+    if measured and err and err[-1].startswith(_MARK):
+        peak = int(err.pop()[len(_MARK):]) / 1024
+        err = [e for e in err if not e.startswith("Command exited with non-zero status")]  # GNU time's own
     if proc.returncode != 0:
-        tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-        raise RuntimeError(f"{' '.join(cmd[:2])} failed with status {proc.returncode}: {tail[0]}")
-    return usage.ru_maxrss / 1024
+        raise RuntimeError(f"{' '.join(cmd[:2])} failed with status {proc.returncode}: {(err or [''])[-1]}")
+    return peak

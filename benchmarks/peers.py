@@ -113,7 +113,8 @@ class CommandLineCodec(System):
             dec = self.read_output(out)
             t2 = time.perf_counter()
             num_bits = 8 * bits.stat().st_size
-        return CodedAudio(dec, num_bits, t1 - t0, t2 - t1, peak_rss_mib=max(enc_mib, dec_mib))
+        peaks = [m for m in (enc_mib, dec_mib) if m is not None]
+        return CodedAudio(dec, num_bits, t1 - t0, t2 - t1, peak_rss_mib=max(peaks) if peaks else None)
 
 
 class Codec2(CommandLineCodec):

@@ -274,3 +274,19 @@ def test_pocketsphinx_wer(demo):
     pytest.importorskip("pocketsphinx")
     hyp = M.PocketsphinxASR().transcribe(demo)
     assert M.wer(DEMO_TEXT, hyp) <= 0.5
+
+
+def test_words_go_to_the_utterance_that_was_spoken():
+    """Packed-window word assignment: segment times decide when one utterance holds the segment's
+    energy; a first word stretched back over a long silence still goes to the speech after it."""
+    sr = SR
+    audio = np.zeros(10 * sr, np.float32)
+    audio[0: 2 * sr] = 0.1  # utterance 0: speech 0-2 s, then a 1 s gap
+    audio[6 * sr: 8 * sr] = 0.1  # utterance 1 (3-5 s) is silent; utterance 2 speaks at 6-8 s
+    spans = [(0.0, 2.0), (3.0, 5.0), (6.0, 9.0)]
+    segments = [(0.0, 2.0, [(0.0, 1.0), (1.0, 2.0)]),
+                (1.9, 8.0, [(1.9, 4.0), (4.0, 6.5), (6.5, 8.0)])]  # "The" stretched from 1.9 s
+    assert M.assign_words(audio, sr, spans, segments) == [[0, 0], [2, 2, 2]]
+    # a segment across two utterances is split word by word; a word over silence joins the next
+    both = [(0.0, 8.0, [(0.5, 1.5), (2.2, 2.8), (6.5, 7.5)])]
+    assert M.assign_words(audio, sr, spans, both) == [[0, 2, 2]]

@@ -8,12 +8,14 @@ cover the rest).
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from benchmarks import report
+from benchmarks.memory import GNU_TIME
 from benchmarks.peers import CODEC2_MODES, Codec2, Opus, peer_systems
 from tests.benchmarks.test_metrics import speech_like
 from tests.codec.tiny_bundle import make_tiny_bundle
@@ -83,7 +85,8 @@ def test_report_end_to_end(data, bundle, tmp_path, capsys):
         if shutil.which(binary):
             s = res["summary"][name]
             assert systems[name]["available"] and s["files"] == 2 and s["mcd"] >= 0
-            assert 0 < s["peak_rss_mib"] < 1024  # the tools' own processes
+            if Path(GNU_TIME).is_file():  # the tools' own processes, not this one's gigabyte
+                assert 0 < s["peak_rss_mib"] < 100
             assert name in md.split("## srb bitrate")[0]
         else:
             assert not systems[name]["available"] and "not found" in systems[name]["note"]
