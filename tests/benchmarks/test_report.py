@@ -78,6 +78,7 @@ def test_report_end_to_end(data, bundle, tmp_path, capsys):
     assert sum(b["bps"].values()) == pytest.approx(b["total_bps"])  # the lines add up to the files
     assert b["fixed_length_bps"] == pytest.approx(3 * 50 + 3 * 12.5)  # tiny bundle: K=7 units, 6 F0 codes
     assert "paper-style fixed-length" in md and "srb bitrate breakdown" in md
+    assert len(systems["srb"]["model_id"]) == 8 and f"model id {systems['srb']['model_id']}" in md
     assert set(res["per_speaker"]["srb"]) == {"spk1", "spk2"}
     assert (out / "audio" / "srb" / "a" / "one.wav").is_file()
 
