@@ -164,7 +164,8 @@ def write_markdown(rows: list[dict], source: str, command: str, model: str | Non
         "model loading excluded",
         "- peak RSS: the process's resident-set high-water mark during the stage (Linux VmHWM after resetting it "
         "once the model is loaded): torch, the model and the 60 s input included. *stage adds*: that peak "
-        "minus the RSS just before the stage.",
+        "minus the RSS just before the stage; the process has encoded the input once already (to have bytes for "
+        "the decode stages), so this is a warm process's working memory, not a first call's.",
         "",
         "| stage | what | wall s | x RT | peak RSS MiB | stage adds MiB |",
         "|---|---|---:|---:|---:|---:|",
