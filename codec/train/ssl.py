@@ -115,6 +115,8 @@ def main(argv=None):
     ap.add_argument("--expansion", type=int, default=3)
     ap.add_argument("--limit", type=int, default=None, help="use only the first N train files")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--teacher", type=Path, default=Path("/work/main/.cache/teacher"),
+                    help="cached Whisper teacher units ({train,dev}_k{50,100,200}.npz), for --compare only")
     ap.add_argument("--compare", type=Path, nargs="+", default=None, metavar="MODEL",
                     help="only compare saved SSL models with the student and teacher on dev")
     for name, field in TrainConfig.model_fields.items():
@@ -125,7 +127,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     if args.compare:
         from codec.train.ssl_compare import compare
-        compare(args.compare, args.data)
+        compare(args.compare, args.data, args.teacher)
         return
     if args.out is None:
         ap.error("--out is required to train")
