@@ -281,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 TRAINERS = {
     "teacher-units": "teacher_units",
     "content": "content",
+    "ssl": "ssl",
     "f0vq": "f0vq",
     "units": "units",
     "decoder": "decoder",

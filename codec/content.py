@@ -90,6 +90,10 @@ class ContentEncoder(nn.Module):
         config: a :class:`ContentConfig`.
     """
 
+    #: file format tag and config class; subclasses with other weights (``codec.ssl``) override both
+    format = FORMAT
+    config_class = ContentConfig
+
     def __init__(self, config: ContentConfig):
         super().__init__()
         c = self.config = config
@@ -115,10 +119,10 @@ class ContentEncoder(nn.Module):
         Raises:
             ModelError: an invalid config.
         """
-        if isinstance(config, ContentConfig):
+        if isinstance(config, cls.config_class):
             return cls(config)
         try:
-            return cls(ContentConfig(**config))
+            return cls(cls.config_class(**config))
         except (ValidationError, TypeError) as exc:
             raise ModelError(f"invalid content encoder config: {exc}") from exc
 
@@ -189,8 +193,8 @@ class ContentEncoder(nn.Module):
         stem.parent.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
         weights, cfg = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
-        save_file(tensors, str(weights), metadata={"format": FORMAT, "version": str(FORMAT_VERSION)})
-        cfg.write_text(json.dumps({"format": FORMAT, "version": FORMAT_VERSION,
+        save_file(tensors, str(weights), metadata={"format": self.format, "version": str(FORMAT_VERSION)})
+        cfg.write_text(json.dumps({"format": self.format, "version": FORMAT_VERSION,
                                    "config": self.config.model_dump()}, indent=2) + "\n")
         return weights, cfg
 
@@ -210,8 +214,8 @@ class ContentEncoder(nn.Module):
             meta = json.loads(cfg.read_text())
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read content encoder config {cfg}: {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-            raise ModelError(f"{cfg} is not an {FORMAT} v{FORMAT_VERSION} config")
+        if not isinstance(meta, dict) or meta.get("format") != cls.format or meta.get("version") != FORMAT_VERSION:
+            raise ModelError(f"{cfg} is not an {cls.format} v{FORMAT_VERSION} config")
         model = cls.from_config(meta.get("config") or {})
         try:
             state = load_file(str(weights))

@@ -173,8 +173,12 @@ def evaluate(model: ContentEncoder, dev: UnitCorpus, device: torch.device, train
 
 
 def train(model: ContentEncoder, corpus: UnitCorpus, cfg: TrainConfig, out: Path, device: torch.device,
-          dev: UnitCorpus | None = None, stop_after: int | None = None) -> dict:
+          dev: UnitCorpus | None = None, stop_after: int | None = None, objective=None) -> dict:
     """Train (or resume) until ``cfg.steps``, ``stop_after`` steps in this call, or ``cfg.minutes``.
+
+    ``objective(model, wav, tgt) -> (loss, logits, scored)`` replaces the default loss (cross-entropy
+    on every frame); ``scored`` is ``tgt`` with ``-100`` on the frames the loss ignores, for the
+    logged accuracy. ``codec.train.ssl`` uses it for masked prediction.
 
     Returns:
         ``{"step": steps done, "finished": bool, "loss": mean loss of the last log interval}``.
@@ -201,8 +205,11 @@ def train(model: ContentEncoder, corpus: UnitCorpus, cfg: TrainConfig, out: Path
         wav, tgt = wav.to(device), tgt.to(device)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        logits = model(wav)
-        loss = F.cross_entropy(logits, tgt, ignore_index=IGNORE)
+        if objective is None:
+            logits = model(wav)
+            loss = F.cross_entropy(logits, tgt, ignore_index=IGNORE)
+        else:
+            loss, logits, tgt = objective(model, wav, tgt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
