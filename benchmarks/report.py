@@ -185,6 +185,11 @@ def summarise(rows: list[dict], metric_keys: list[str]) -> dict:
                 c = sum((F0Counts(r["f0_frames"], r["f0_both_voiced"], r["f0_gross"], r["f0_voicing"]) for r in have),
                         F0Counts())
                 out[key] = getattr(c, key)
+        elif key == "wer_cap":
+            have = [r for r in rows if "wer_words" in r]
+            words = sum(r["wer_words"] for r in have)
+            if words:
+                out[key] = sum(min(r["wer_errors"], r["wer_words"]) for r in have) / words
         elif m.pooled:
             have = [r for r in rows if f"{key}_words" in r]
             words = sum(r[f"{key}_words"] for r in have)
@@ -221,7 +226,7 @@ def srb_breakdown(rows: list[dict]) -> dict | None:
 def fmt(key: str, v) -> str:
     if not _finite(v):
         return "–"
-    if key in ("gpe", "vde", "ffe", "wer", "dwer", "ps_wer", "ps_dwer"):
+    if key in ("gpe", "vde", "ffe", "wer", "dwer", "wer_cap", "ps_wer", "ps_dwer"):
         return f"{100 * v:.1f}%"
     if key in ("stoi", "spk_cos"):
         return f"{v:.3f}"
