@@ -14,8 +14,9 @@ def file():
     return s, write_srb(s)
 
 
-def packets_of(data):
-    h = read_header(data)
+def packets_of(data, tables=None):
+    """``(header bytes, [packet bytes, ...])`` of an .srb file, as a network would deliver them."""
+    h = read_header(data, tables)
     out, off = [], h.size
     for p in range(h.num_packets):
         pk = read_packet(data, off, p)

@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from bitstream import read_header
-from bitstream.container import read_packet
 from codec.api import Codec
 from codec.streaming import STREAM_TOLERANCE, StreamDecoder
 from codec.synth import receptive_field_frames
+from tests.bitstream.test_stream_reader import packets_of
 
 torch.set_num_threads(1)
 
@@ -30,14 +29,7 @@ def whole(codec, data):
     return codec.decode(data)[0]
 
 
-def split(data, tables):
-    h = read_header(data, tables)
-    out, off = [], h.size
-    for p in range(h.num_packets):
-        pk = read_packet(data, off, p)
-        out.append(data[off : off + pk.size])
-        off += pk.size
-    return data[: h.size], out
+split = packets_of  # header + packets of a file (tests/bitstream/test_stream_reader.py)
 
 
 def test_receptive_field_of_the_shipped_decoder(codec):
