@@ -18,6 +18,7 @@ import torch
 
 from bitstream import bitrate_report
 from codec.api import Codec
+from benchmarks.markdown import emit
 
 
 def main(argv=None) -> None:
@@ -58,10 +59,7 @@ def main(argv=None) -> None:
         f"Paper-style fixed-length count (units + F0 only): {fixed:.1f} bits/s.",
         f"Encoding speed: {seconds / wall:.1f}x real time (one thread, this machine).",
     ]
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        args.out.write_text(text)
-    print(text)
+    emit(lines, args.out)
 
 
 if __name__ == "__main__":

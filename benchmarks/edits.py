@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.markdown import emit
+
 
 def pick_files(data: Path, count: int) -> list[dict]:
     """First rows of 3-10 s, one per speaker while possible, then the rest in manifest order."""
@@ -184,10 +186,7 @@ def main(argv=None) -> int:
                   "| audio | WER | words |", "|---|---:|---:|"]
         for name, (e, n) in wer_counts.items():
             lines.append(f"| {name} | {100 * e / max(n, 1):.1f} % | {n} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
     return 0
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from benchmarks.markdown import emit
+
 CHILD = r"""
 import json, resource, sys, time, torch
 torch.set_num_threads(1)
@@ -110,10 +112,7 @@ def main(argv=None) -> int:
                 lines.append(f"| {m:g} min | {mode} | {r['rss_mb']:.0f} | {r['model_rss_mb']:.0f} | {r['seconds']:.1f} | "
                              f"{secs / r['seconds']:.0f} | {note} |")
                 print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
     return 0
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.markdown import emit
+
 
 def dev_files(data: Path, count: int, min_seconds: float = 6.0) -> list[Path]:
     """The ``count`` first manifest rows at least ``min_seconds`` long (several packets each)."""
@@ -101,10 +103,7 @@ def main(argv=None) -> int:
     lines.append(f"Intact packets' audio vs the undamaged decode: worst max abs diff {worst:.2e}, "
                  f"SNR min {min(snrs):.1f} dB, median {np.median(snrs):.1f} dB (the packets next to the gap "
                  f"see concealment instead of real streams within {R * 20} ms of it).")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit(lines, args.out)
     return 0
 
 

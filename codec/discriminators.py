@@ -27,6 +27,18 @@ class DiscriminatorConfig(BaseModel):
     resolution_channels: int = 32
 
 
+def conv_stack(convs: nn.ModuleList, out: nn.Module, x: torch.Tensor):
+    """``(score (B, -1), features)``: ``convs`` with leaky ReLUs, then ``out``; every layer's output
+    is kept for the feature-matching loss."""
+    feats = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), 0.1)
+        feats.append(x)
+    x = out(x)
+    feats.append(x)
+    return x.flatten(1), feats
+
+
 class PeriodDiscriminator(nn.Module):
     def __init__(self, period: int, channels: tuple[int, ...]):
         super().__init__()
@@ -45,13 +57,7 @@ class PeriodDiscriminator(nn.Module):
         pad = (-n) % self.period
         x = F.pad(x, (0, pad), mode="reflect" if pad < n else "constant")
         x = x.view(b, 1, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.out(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return conv_stack(self.convs, self.out, x)
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -72,13 +78,7 @@ class ResolutionDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor):
         spec = torch.stft(x, self.n_fft, self.hop, self.n_fft, self.window, return_complex=True).abs()
         x = torch.log1p(spec)[:, None]  # (B, 1, F, T)
-        feats = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.out(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return conv_stack(self.convs, self.out, x)
 
 
 class Discriminators(nn.Module):

@@ -59,6 +59,7 @@ class TrainConfig(BaseModel):
     log_every: int = 25
     eval_every: int = 0  # 0: evaluate on dev only at the end
     minutes: float = 0.0  # wall-clock limit for this invocation (0: none); a checkpoint is written at the limit
+    soft_weight: float = 0.0  # share of the loss on the teacher's soft units (needs UnitCorpus.soft); 0: hard units only
 
 
 class UnitCorpus:
@@ -69,14 +70,17 @@ class UnitCorpus:
         units: int arrays, ``len(units[i]) == ceil(len(audio[i]) / 320)``.
     """
 
-    def __init__(self, audio: list[np.ndarray], units: list[np.ndarray]):
+    def __init__(self, audio: list[np.ndarray], units: list[np.ndarray], soft: list[np.ndarray] | None = None):
         if len(audio) != len(units) or not audio:
             raise ValueError("need as many unit arrays as waveforms, and at least one")
         for i, (a, u) in enumerate(zip(audio, units)):
             if len(u) != -(-len(a) // HOP):
                 raise ValueError(f"utterance {i}: {len(u)} units for {len(a)} samples")
+        if soft is not None and [len(s) for s in soft] != [len(u) for u in units]:
+            raise ValueError("soft targets need one row per unit frame")
         self.audio = audio
         self.units = [np.asarray(u, np.int64) for u in units]
+        self.soft = soft  # optional (T_i, K) teacher unit probabilities per utterance (see soft_units)
         self.frames = np.array([len(u) for u in units], np.int64)
 
     @classmethod
@@ -97,8 +101,9 @@ class UnitCorpus:
         a = self.audio[i]
         return a.astype(np.float32) / 32768.0 if a.dtype == np.int16 else a.astype(np.float32)
 
-    def batch(self, gen: np.random.Generator, batch_size: int, frames: int, gain_db: float = 0.0):
-        """Random crops: ``(wav (B, frames * 320) float32, units (B, frames) int64)``.
+    def batch(self, gen: np.random.Generator, batch_size: int, frames: int, gain_db: float = 0.0, with_soft: bool = False):
+        """Random crops: ``(wav (B, frames * 320) float32, units (B, frames) int64)``, and with
+        ``with_soft`` also the soft targets ``(B, K, frames)`` float32 (zero on padding).
 
         Utterances are drawn in proportion to their length; crops start on a unit frame; a crop
         longer than its utterance is zero-padded, with target ``-100`` (ignored) on the padding.
@@ -106,15 +111,41 @@ class UnitCorpus:
         items = gen.choice(len(self.frames), size=batch_size, p=self.frames / self.frames.sum())
         wav = np.zeros((batch_size, frames * HOP), np.float32)
         tgt = np.full((batch_size, frames), IGNORE, np.int64)
+        soft = np.zeros((batch_size, self.soft[0].shape[1], frames), np.float32) if with_soft else None
         for b, i in enumerate(items):
             t0 = int(gen.integers(0, max(self.frames[i] - frames, 0) + 1))
             seg = self.wav(i)[t0 * HOP: (t0 + frames) * HOP]
             wav[b, : len(seg)] = seg
             u = self.units[i][t0: t0 + frames]
             tgt[b, : len(u)] = u
+            if with_soft:
+                soft[b, :, : len(u)] = self.soft[i][t0: t0 + frames].T
         if gain_db:
             wav *= (10.0 ** (gen.uniform(-gain_db, gain_db, size=(batch_size, 1)) / 20.0)).astype(np.float32)
+        if with_soft:
+            return torch.from_numpy(wav), torch.from_numpy(tgt), torch.from_numpy(soft)
         return torch.from_numpy(wav), torch.from_numpy(tgt)
+
+
+def soft_units(teacher_dir: Path, split: str, centroids: np.ndarray, temperature: float,
+               offsets: np.ndarray, chunk: int = 65536) -> list[np.ndarray]:
+    """The teacher's units as probabilities: ``softmax(-|f - c_k|^2 / temperature)`` over the k-means
+    centroids ``c_k`` of each teacher frame ``f``, as float16 ``(T_i, K)`` per utterance.
+
+    The hard unit is the argmax; the rest says which other units the frame was close to, which a
+    student with few parameters and 3.5 h of speech learns from more easily than from one label
+    (distillation with soft targets). ``temperature`` is in the features' squared-distance units:
+    40 puts 0.64 on the nearest centroid on average for the K = 100 teacher here.
+    """
+    from codec.train.teacher_units import centred, load_features
+
+    feats, pos, pmean = load_features(teacher_dir, split)
+    c = torch.from_numpy(np.asarray(centroids, np.float32))
+    out = np.empty((len(feats), len(c)), np.float16)
+    for i in range(0, len(feats), chunk):
+        d = torch.cdist(centred(feats, pos, pmean, slice(i, i + chunk)), c) ** 2
+        out[i: i + chunk] = torch.softmax(-d / temperature, 1).numpy()
+    return [out[offsets[j]: offsets[j + 1]] for j in range(len(offsets) - 1)]
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -173,12 +204,16 @@ def evaluate(model: ContentEncoder, dev: UnitCorpus, device: torch.device, train
 
 
 def train(model: ContentEncoder, corpus: UnitCorpus, cfg: TrainConfig, out: Path, device: torch.device,
-          dev: UnitCorpus | None = None, stop_after: int | None = None, objective=None) -> dict:
+          dev: UnitCorpus | None = None, stop_after: int | None = None, objective=None,
+          init_from: Path | None = None) -> dict:
     """Train (or resume) until ``cfg.steps``, ``stop_after`` steps in this call, or ``cfg.minutes``.
 
     ``objective(model, wav, tgt) -> (loss, logits, scored)`` replaces the default loss (cross-entropy
     on every frame); ``scored`` is ``tgt`` with ``-100`` on the frames the loss ignores, for the
     logged accuracy. ``codec.train.ssl`` uses it for masked prediction.
+
+    ``init_from``: a ``checkpoint.pt`` of another run whose model weights start this one (only
+    when this run has no checkpoint yet); the optimiser and schedule start afresh.
 
     Returns:
         ``{"step": steps done, "finished": bool, "loss": mean loss of the last log interval}``.
@@ -195,19 +230,32 @@ def train(model: ContentEncoder, corpus: UnitCorpus, cfg: TrainConfig, out: Path
         log.write(event="resume", step=step)
     else:
         step = 0
-        feature_stats(model, corpus, gen)
+        if init_from is not None:  # weights (and log-mel statistics) of an earlier run; a fresh schedule
+            model.load_state_dict(torch.load(init_from, map_location="cpu", weights_only=True)["modules"]["model"])
+            model.to(device)
+            log.write(event="init_from", path=str(init_from))
+        else:
+            feature_stats(model, corpus, gen)
         log.write(event="start", step=0, params=model.num_parameters(), model=model.config.model_dump(),
                   train=cfg.model_dump(), device=str(device))
     t0, t_log, done_here, losses, accs, last_loss = time.time(), time.time(), 0, [], [], float("nan")
     model.train()
+    use_soft = objective is None and cfg.soft_weight > 0
+    if use_soft and corpus.soft is None:
+        raise ValueError("soft_weight > 0 needs a corpus with soft targets")
     while step < cfg.steps:
-        wav, tgt = corpus.batch(gen, cfg.batch_size, cfg.crop_frames, cfg.gain_db)
-        wav, tgt = wav.to(device), tgt.to(device)
+        batch = corpus.batch(gen, cfg.batch_size, cfg.crop_frames, cfg.gain_db, with_soft=use_soft)
+        wav, tgt = batch[0].to(device), batch[1].to(device)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         if objective is None:
             logits = model(wav)
             loss = F.cross_entropy(logits, tgt, ignore_index=IGNORE)
+            if use_soft:  # cross-entropy against the soft targets, averaged over the real frames
+                soft = batch[2].to(device)
+                mask = tgt != IGNORE
+                soft_ce = -(soft * F.log_softmax(logits, 1)).sum(1)[mask].mean()
+                loss = (1 - cfg.soft_weight) * loss + cfg.soft_weight * soft_ce
         else:
             loss, logits, tgt = objective(model, wav, tgt)
         opt.zero_grad(set_to_none=True)
@@ -284,6 +332,12 @@ def main(argv=None):
     ap.add_argument("--table-files", type=int, default=600,
                     help="train files whose student units estimate the bigram/tables in the final eval")
     ap.add_argument("--export", type=Path, default=None, help="write PATH.safetensors (float16) + PATH.json")
+    ap.add_argument("--init-from", type=Path, default=None, metavar="CHECKPOINT",
+                    help="start from the model weights of another run's checkpoint.pt (fresh optimiser and schedule)")
+    ap.add_argument("--teacher-dir", type=Path, default=Path(".cache/teacher"),
+                    help="teacher features and k-means centroids (for --soft-weight)")
+    ap.add_argument("--soft-temperature", type=float, default=40.0,
+                    help="temperature of the soft targets, in squared-distance units (see soft_units)")
     for name, field in TrainConfig.model_fields.items():
         ap.add_argument("--" + name.replace("_", "-"), type=type(field.default), default=field.default)
     ap.add_argument("--bench", type=Path, default=None, metavar="PATH",
@@ -311,11 +365,19 @@ def main(argv=None):
     device = pick_device(args.device)
     t = time.time()
     corpus = UnitCorpus.from_files(args.units, args.data / "train")
+    if cfg.soft_weight > 0:
+        with np.load(args.units, allow_pickle=False) as z:
+            offsets = z["unit_offsets"]
+        corpus.soft = soft_units(args.teacher_dir, "train", np.load(args.teacher_dir / f"kmeans_k{k}.npy"),
+                                 args.soft_temperature, offsets)
+        hard = np.concatenate([s.argmax(1) for s in corpus.soft]) == np.concatenate(corpus.units)
+        print(f"soft targets (temperature {args.soft_temperature:g}): argmax agrees with the units on "
+              f"{hard.mean():.4f} of train frames", flush=True)
     dev = UnitCorpus.from_files(args.dev_units, args.data / "dev")
     print(f"{len(corpus.audio)} train / {len(dev.audio)} dev utterances loaded in {time.time() - t:.0f} s; "
           f"model {model.num_parameters() / 1e6:.2f} M parameters, receptive field {model.receptive_field_s:.2f} s",
           flush=True)
-    result = train(model, corpus, cfg, args.out, device, dev)
+    result = train(model, corpus, cfg, args.out, device, dev, init_from=args.init_from)
     if not result["finished"]:
         print(f"stopped at step {result['step']} of {cfg.steps}; run again to continue")
         return

@@ -17,18 +17,10 @@ import soundfile as sf
 from benchmarks import report
 from benchmarks.memory import GNU_TIME
 from benchmarks.peers import CODEC2_MODES, Codec2, Opus, peer_systems
-from tests.benchmarks.test_metrics import speech_like
+from tests.benchmarks.test_metrics import _has, speech_like
 from tests.codec.tiny_bundle import make_tiny_bundle
 
 SR = 16000
-
-
-def _has(module):
-    try:
-        __import__(module)
-        return True
-    except ImportError:
-        return False
 
 
 @pytest.fixture(scope="module")

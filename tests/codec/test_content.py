@@ -12,12 +12,7 @@ TINY = ContentConfig(n_mels=20, channels=16, layers=2, kernel_size=3, expansion=
 TONES = (250.0, 700.0, 1500.0, 3500.0)  # one pure tone per unit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tone_corpus(num: int = 4, frames: int = 100, seed: int = 0) -> UnitCorpus:
@@ -155,3 +150,66 @@ def test_resume_continues_at_the_same_step(tmp_path):
     loss_a = [json.loads(line)["loss"] for line in (tmp_path / "a/log.jsonl").read_text().splitlines()
               if "loss" in json.loads(line)]
     assert loss_a == [r["loss"] for r in log if "loss" in r]
+
+
+def one_hot_soft(corpus: UnitCorpus, k: int = len(TONES), smooth: float = 0.2) -> list[np.ndarray]:
+    """Soft targets that put ``1 - smooth`` on the true unit and spread the rest evenly."""
+    return [(np.eye(k)[u] * (1 - smooth) + smooth / k).astype(np.float16) for u in corpus.units]
+
+
+def test_soft_targets_batch_with_their_units():
+    corpus = tone_corpus()
+    corpus.soft = one_hot_soft(corpus)
+    wav, tgt, soft = corpus.batch(np.random.default_rng(0), 3, 150, with_soft=True)  # longer than 100 frames: padded
+    assert soft.shape == (3, len(TONES), 150)
+    real = tgt != -100
+    assert torch.equal(soft.argmax(1)[real], tgt[real])
+    assert torch.all(soft.sum(1)[real] > 0.99) and torch.all(soft.sum(1)[~real] == 0)
+    with pytest.raises(ValueError, match="one row per unit frame"):
+        UnitCorpus(corpus.audio, corpus.units, [s[:-1] for s in corpus.soft])
+
+
+def test_soft_training_learns_and_needs_soft_targets(tmp_path):
+    corpus = tone_corpus()
+    cfg = TrainConfig(steps=24, batch_size=4, crop_frames=20, lr=1e-2, warmup=4, log_every=4, soft_weight=0.5)
+    with pytest.raises(ValueError, match="soft targets"):
+        train(ContentEncoder.from_config(TINY), corpus, cfg, tmp_path / "no-soft", torch.device("cpu"))
+    corpus.soft = one_hot_soft(corpus)
+    model = ContentEncoder.from_config(TINY)
+    train(model, corpus, cfg, tmp_path / "soft", torch.device("cpu"))
+    assert evaluate(model, tone_corpus(num=2, seed=1), torch.device("cpu"))["acc"] > 0.6
+
+
+def test_soft_units_are_the_teacher_kmeans_posteriors(tmp_path):
+    from codec.train.content import soft_units
+
+    gen = np.random.default_rng(0)
+    centroids = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]], np.float32)
+    units = gen.integers(0, 3, size=50)
+    feats = (centroids[units] + gen.normal(0, 1, (50, 2))).astype(np.float16)
+    pos = np.arange(50, dtype=np.int16)
+    np.save(tmp_path / "train_feats.npy", feats)
+    np.save(tmp_path / "train_pos.npy", pos)
+    np.save(tmp_path / "position_mean.npy", np.zeros((1500, 2), np.float32))  # features taken as they are
+    soft = soft_units(tmp_path, "train", centroids, temperature=10.0, offsets=np.array([0, 20, 50]), chunk=16)
+    assert [s.shape for s in soft] == [(20, 3), (30, 3)]
+    p = np.concatenate(soft).astype(np.float64)
+    np.testing.assert_allclose(p.sum(1), 1, atol=2e-3)
+    d = ((feats.astype(np.float32)[:, None] - centroids[None]) ** 2).sum(-1)
+    assert np.array_equal(p.argmax(1), d.argmin(1))
+    expect = np.exp(-(d - d.min(1, keepdims=True)) / 10.0)
+    np.testing.assert_allclose(p, expect / expect.sum(1, keepdims=True), atol=2e-3)
+
+
+def test_init_from_another_run_starts_from_its_weights(tmp_path):
+    corpus = tone_corpus()
+    cfg = TrainConfig(steps=4, batch_size=2, crop_frames=20, warmup=2, log_every=1)
+    first = ContentEncoder.from_config(TINY)
+    train(first, corpus, cfg, tmp_path / "a", torch.device("cpu"))
+    second = ContentEncoder.from_config(TINY)
+    train(second, corpus, cfg.model_copy(update=dict(lr=0.0)), tmp_path / "b", torch.device("cpu"),
+          init_from=tmp_path / "a" / "checkpoint.pt")  # lr 0: the weights stay the first run's
+    for (name, p), q in zip(first.state_dict().items(), second.state_dict().values()):
+        assert torch.equal(p, q), name
+    log = (tmp_path / "b" / "log.jsonl").read_text()
+    assert '"init_from"' in log

@@ -11,13 +11,7 @@ from codec.train.f0vq import Contours, code_entropy, evaluate, train, write_code
 TINY = dict(codebook_size=5, hidden=8, code_dim=4, kernel_size=3)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a shared machine: extra threads only add contention."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def contour_input(b=3, t=100, seed=0):

@@ -10,12 +10,7 @@ from codec.errors import AudioError, ModelError
 from codec.hubert import HubertUnits, from_torchaudio_pipeline, nearest_centroid
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_hubert():

@@ -17,12 +17,7 @@ from tests.codec.test_content import TINY, tone_corpus
 SMALL = SSLConfig(**TINY.model_dump(), feature_layer=1, num_codes=5)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("n", [1, 319, 320, 321, 16001])
