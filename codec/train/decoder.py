@@ -161,7 +161,13 @@ def train(args) -> list[dict]:
     decoder, speaker = Decoder(dec_cfg).to(device), SpeakerEncoder(spk_cfg).to(device)
     disc = Discriminators(disc_cfg).to(device)
     mel_loss = MelLoss(dec_cfg.sample_rate).to(device)
-    opt_g = torch.optim.AdamW(list(decoder.parameters()) + list(speaker.parameters()), args.lr, betas=(0.8, 0.99))
+    if args.train_only:  # fine-tune a few tensors (e.g. decoder.unit_emb for a new content encoder), freeze the rest
+        prefixes = tuple(filter(None, args.train_only.split(",")))
+        for name, module in (("decoder", decoder), ("speaker", speaker)):
+            for k, prm in module.named_parameters():
+                prm.requires_grad_(f"{name}.{k}".startswith(prefixes))
+    opt_g = torch.optim.AdamW([p for p in list(decoder.parameters()) + list(speaker.parameters()) if p.requires_grad],
+                              args.lr, betas=(0.8, 0.99))
     opt_d = torch.optim.AdamW(disc.parameters(), args.lr, betas=(0.8, 0.99))
     modules = {"decoder": decoder, "speaker": speaker, "disc": disc}
     optimizers = {"g": opt_g, "d": opt_d}
@@ -235,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--init-from", default=None,
                     help="checkpoint to start from; tensors whose shape changed (e.g. a new unit vocabulary) stay fresh")
     ap.add_argument("--reinit", default="", help="comma-separated module.tensor prefixes not to take from --init-from")
+    ap.add_argument("--train-only", default="",
+                    help="comma-separated module.tensor prefixes to train (e.g. decoder.unit_emb); the rest of the "
+                         "generator and speaker encoder stay frozen (default: train all)")
     ap.add_argument("--steps", type=int, default=1_000_000)
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--batch", type=int, default=8)

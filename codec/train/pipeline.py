@@ -9,7 +9,9 @@ trainers themselves resume from their checkpoints):
 
 1. teacher units: Whisper-base encoder features -> k-means K units (needs the ``teacher`` extra;
    ``--teacher-units FOLDER`` with ``train_k<K>.npz`` and ``dev_k<K>.npz`` skips it);
-2. content encoder (student of those units), exported float16;
+2. content encoder (student of those units), then continued with the teacher's soft units (k-means
+   posteriors of its features; skipped, with a note, when the teacher folder has no features, as
+   with ``--teacher-units`` made elsewhere), exported float16;
 3. Praat F0 of both splits and the F0 VQ-VAE, with its code streams;
 4. the student's units of the train split (what the decoder and the entropy tables see);
 5. decoder + speaker encoder (``--decoder-minutes`` per invocation; mel loss, then GAN);
@@ -32,12 +34,15 @@ from pathlib import Path
 PRESETS = {
     "default": {
         "content": [],
+        "content_soft": ["--steps", "4000", "--lr", "1e-3", "--soft-weight", "0.5"],
         "f0vq": [],
         "decoder": ["--gan-after", "3000"],
     },
     "tiny": {
         "content": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "6", "--batch-size", "2",
                     "--crop-frames", "20", "--warmup", "1", "--ckpt-every", "3", "--log-every", "3"],
+        "content_soft": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "4", "--batch-size", "2",
+                         "--crop-frames", "20", "--warmup", "1", "--log-every", "2", "--soft-weight", "0.5"],
         "f0vq": ["--steps", "6", "--batch", "2", "--crop-frames", "40", "--hidden", "8", "--code-dim", "4",
                  "--codebook-size", "4"],
         "decoder": ["--steps", "6", "--batch", "2", "--f0-frames", "4", "--ref-seconds", "0.5", "--gan-after", "3",
@@ -81,11 +86,20 @@ def run_all(args: argparse.Namespace) -> Path:
     if not args.teacher_units:
         _stage("teacher units", teacher / f"dev_k{k}.npz",
                lambda: teacher_units.main(["--data", str(data), "--out", str(teacher), "--ks", str(k)]))
-    student = work / "content"
-    _stage("content encoder", student.with_suffix(".safetensors"), lambda: content.main([
-        "--units", str(teacher / f"train_k{k}.npz"), "--dev-units", str(teacher / f"dev_k{k}.npz"),
-        "--data", str(data), "--out", str(work / "content-run"), "--export", str(student), "--device", args.device,
-        *preset["content"]]))
+    student, hard = work / "content", work / "content-hard"
+    unit_args = ["--units", str(teacher / f"train_k{k}.npz"), "--dev-units", str(teacher / f"dev_k{k}.npz"),
+                 "--data", str(data), "--device", args.device]
+    _stage("content encoder", hard.with_suffix(".safetensors"), lambda: content.main([
+        *unit_args, "--out", str(work / "content-run"), "--export", str(hard), *preset["content"]]))
+    if (teacher / "train_feats.npy").is_file():
+        _stage("content encoder, soft targets", student.with_suffix(".safetensors"), lambda: content.main([
+            *unit_args, "--out", str(work / "content-soft-run"), "--export", str(student), "--teacher-dir", str(teacher),
+            "--init-from", str(work / "content-run" / "checkpoint.pt"), *preset["content_soft"]]))
+    elif not student.with_suffix(".safetensors").exists():
+        print(f"[content encoder, soft targets] skipped: no teacher features in {teacher}; the student is "
+              "the hard-unit one", flush=True)
+        for suffix in (".safetensors", ".json"):
+            student.with_suffix(suffix).write_bytes(hard.with_suffix(suffix).read_bytes())
     pitch = work / "f0vq"
     _stage("F0 VQ-VAE", work / "f0" / "dev_codes.npz", lambda: f0vq.main([
         "--data", str(data), "--cache", str(work / "f0"), "--run", str(work / "f0vq-run"), "--export",

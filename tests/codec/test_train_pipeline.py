@@ -11,9 +11,11 @@ from codec.cli import main as srb
 K = 8
 
 
-def make_data(root, rng):
+def make_data(root, rng, features: bool = True):
     """train/ and dev/ with harmonic 'speech' of several speakers (so Praat finds F0) and fake
-    teacher units in the teacher stage's format (the Whisper teacher is not installed in CI)."""
+    teacher units in the teacher stage's format (the Whisper teacher is not installed in CI); with
+    ``features``, also fake 4-d teacher features of train near k-means centroids of their units
+    (what the soft-target content stage reads)."""
     sr = 16000
     teacher = root / "teacher"
     teacher.mkdir(parents=True)
@@ -41,17 +43,28 @@ def make_data(root, rng):
                  num_samples=np.array([int(sr * float(r["seconds"])) for r in rows]),
                  speaker=np.array(speakers, np.int32), speaker_names=np.array([f"s{j}" for j in range(4)]),
                  paths=np.array([r["path"] for r in rows]))
+        if features and split == "train":
+            centroids = rng.normal(0, 5, (K, 4)).astype(np.float32)
+            u = np.concatenate(units)
+            np.save(teacher / "kmeans_k8.npy", centroids)
+            np.save(teacher / "train_feats.npy", (centroids[u] + rng.normal(0, 1, (u.size, 4))).astype(np.float16))
+            np.save(teacher / "train_pos.npy", (np.arange(u.size) % 1500).astype(np.int16))
+            np.save(teacher / "position_mean.npy", np.zeros((1500, 4), np.float32))
     return root / "data", teacher
 
 
-def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys):
+@pytest.mark.parametrize("features", [pytest.param(True, id="soft-targets"), pytest.param(False, id="units-only")])
+def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     from codec.api import Codec
 
-    data, teacher = make_data(tmp_path, np.random.default_rng(0))
+    data, teacher = make_data(tmp_path, np.random.default_rng(0), features)
     out = tmp_path / "bundle"
     argv = ["train", "all", "--data", str(data), "--out", str(out), "--preset", "tiny", "--k", str(K),
             "--teacher-units", str(teacher), "--device", "cpu", "--decoder-minutes", "5"]
     assert srb(argv) == 0
+    first = capsys.readouterr().out
+    soft = "[content encoder, soft targets]"
+    assert (f"{soft} finished" in first) == features and (f"{soft} skipped" in first) != features
     codec = Codec.from_pretrained(out)
     wav, sr = sf.read(data / "dev" / "u1.flac", dtype="float32")
     blob = codec.encode(wav, sr)
@@ -61,7 +74,7 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys):
     capsys.readouterr()
     assert srb(argv) == 0
     log = capsys.readouterr().out
-    for stage in ("content encoder", "F0 VQ-VAE", "student units"):
+    for stage in ("content encoder", "F0 VQ-VAE", "student units") + (("content encoder, soft targets",) if features else ()):
         assert f"[{stage}] done already" in log
 
 
