@@ -109,12 +109,14 @@ def main():
             print(out[-1], flush=True)
 
     section("Context models (K = 100, 2 s packets)", "Unigram tables against bigram p(unit | previous unit) and "
-            "p(duration | unit); F0 per-frame bigram throughout.", [
+            "p(duration | unit), and a trigram p(unit | two previous units) interpolated with the bigram; F0 "
+            "per-frame bigram throughout.", [
         ("uniform tables (no training)", 100, None, 100),
         ("unigram units, unigram durations", 100, dict(symbol_order=0, duration_order=0), 100),
         ("bigram units, unigram durations", 100, dict(symbol_order=1, duration_order=0), 100),
         ("unigram units, durations given unit", 100, dict(symbol_order=0, duration_order=1), 100),
         ("bigram units, durations given unit", 100, dict(), 100),
+        ("trigram units (interpolated, beta 32), durations given unit", 100, dict(symbol_order=2), 100),
     ])
     section("F0 coding (K = 100, 2 s packets)", "Per-frame context coding against run-length coding of the F0 codes.", [
         ("F0 per frame, unigram", 100, dict(f0_order=0), 100),

@@ -97,13 +97,15 @@ def encode_payloads(
 
 def _decode_runlength(decoder, t: StreamTables, n: int, packet: int, name: str) -> np.ndarray:
     out = np.empty(n, np.int32)
-    pos, prev = 0, t.vocab  # START context
+    pos, prev, prev2 = 0, t.vocab, t.vocab  # START contexts
     escape = t.max_run - 1
     sym_models = t.models(SYMBOL, ())
     dur_models = t.models(DURATION, ())
+    stride = t.vocab + 1 if t.order == 2 else 0  # context = prev + stride * prev2
     while pos < n:
         if t.vocab > 1:
-            model = sym_models[prev] or t.models(SYMBOL, (prev,))[prev]
+            ctx = prev + stride * prev2
+            model = sym_models[ctx] or t.models(SYMBOL, (ctx,))[ctx]
             value = decoder.decode(model)
             if value == prev:
                 raise SrbFormatError(f"packet {packet}: {name} run repeats the previous symbol", packet=packet)
@@ -122,7 +124,7 @@ def _decode_runlength(decoder, t: StreamTables, n: int, packet: int, name: str) 
                 break
         out[pos : pos + length] = value
         pos += length
-        prev = value
+        prev, prev2 = value, prev
     return out
 
 

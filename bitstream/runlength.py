@@ -10,6 +10,10 @@ frames and the run goes on", so runs of any length need no extra table. Because 
 a run's symbol never equals the previous one; the coder removes that symbol from the context's
 distribution (which also means a two-symbol alphabet costs no symbol bits at all).
 
+With ``order=2`` (trigram symbol tables) a run's symbol has two runs of context: its context is
+``prev1 + (vocab + 1) * prev2``, the previous run's symbol and the one before it, each START
+(``vocab``) where the packet has no such run.
+
 ``"frame"``: every frame's symbol is coded with the previous frame's symbol (or START) as context.
 
 A stream whose alphabet has one symbol codes no symbols (constriction cannot build a one-symbol
@@ -32,8 +36,8 @@ class Events:
 
     Attributes:
         part: ``(E,)`` int8, SYMBOL or DURATION.
-        ctx: ``(E,)`` int64 context of each event (for symbols: previous symbol, ``vocab`` = START;
-            for durations: the run's symbol).
+        ctx: ``(E,)`` int64 context of each event (for symbols: previous symbol, ``vocab`` = START,
+            or with ``order=2`` ``prev1 + (vocab + 1) * prev2``; for durations: the run's symbol).
         sym: ``(E,)`` int32 the symbol coded.
         offsets: ``(P + 1,)`` events of packet ``p`` are ``offsets[p]:offsets[p + 1]``.
     """
@@ -59,8 +63,9 @@ def _packet_starts(starts) -> np.ndarray:
     return np.asarray([0] if starts is None else starts, dtype=np.int64)
 
 
-def runlength_events(seq: np.ndarray, vocab: int, max_run: int, starts=None) -> Events:
-    """Events of ``seq`` in run-length coding; ``starts`` are the frames where packets begin."""
+def runlength_events(seq: np.ndarray, vocab: int, max_run: int, starts=None, order: int = 1) -> Events:
+    """Events of ``seq`` in run-length coding; ``starts`` are the frames where packets begin;
+    ``order`` 1 or 2 runs of symbol context (see the module doc)."""
     starts = _packet_starts(starts)
     if seq.size == 0:
         return _empty(starts.size)
@@ -85,7 +90,14 @@ def runlength_events(seq: np.ndarray, vocab: int, max_run: int, starts=None) -> 
     prev = np.empty(values.size, np.int64)
     prev[0] = vocab
     prev[1:] = values[:-1]
-    prev[packet_first[first]] = vocab  # each packet starts afresh
+    starts_packet = packet_first[first]
+    prev[starts_packet] = vocab  # each packet starts afresh
+    if order == 2:
+        prev2 = np.empty(values.size, np.int64)
+        prev2[0] = vocab
+        prev2[1:] = prev[:-1]
+        prev2[starts_packet] = vocab
+        prev = prev + (vocab + 1) * prev2
     part = np.where(is_symbol, SYMBOL, DURATION).astype(np.int8)
     ctx = np.where(is_symbol, prev[run_of], values[run_of]).astype(np.int64)
     sym = np.where(is_symbol, values[run_of], np.where(is_last, final[run_of] - 1, step)).astype(np.int32)
@@ -108,8 +120,9 @@ def frame_events(seq: np.ndarray, vocab: int, starts=None) -> Events:
     return Events(np.zeros(seq.size, np.int8), ctx, seq.astype(np.int32), offsets)
 
 
-def events(seq: np.ndarray, vocab: int, coding: str, max_run: int, starts=None) -> Events:
-    """Events of ``seq`` with packets beginning at frames ``starts`` (default: one packet)."""
+def events(seq: np.ndarray, vocab: int, coding: str, max_run: int, starts=None, order: int = 1) -> Events:
+    """Events of ``seq`` with packets beginning at frames ``starts`` (default: one packet);
+    ``order=2`` (run-length coding only) gives symbols two runs of context."""
     if coding == "runlength":
-        return runlength_events(seq, vocab, max_run, starts)
+        return runlength_events(seq, vocab, max_run, starts, order)
     return frame_events(seq, vocab, starts)

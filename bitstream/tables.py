@@ -3,7 +3,10 @@
 Each stream (units, F0) has a :class:`StreamTables`: rows of probabilities for its symbols and,
 in run-length coding, for its durations. A table with one row is a unigram model; a symbol table
 with ``vocab + 1`` rows is a bigram model, ``p(symbol | previous symbol)`` with the last row for
-the packet's start; a duration table with ``vocab`` rows is ``p(duration | symbol)``.
+the packet's start; a duration table with ``vocab`` rows is ``p(duration | symbol)``. A run-length
+stream may add a trigram table (``(vocab + 1)^2`` rows of counts, one per pair of previous run
+symbols), interpolated with the bigram: ``p = (n(c, s) + beta * p2(s | prev1)) / (n(c) + beta)``,
+so contexts seen rarely or never fall back on the bigram.
 
 Both sides must hand constriction bit-identical float64 rows, so rows are normalised once, when
 tables are built or loaded, and the coder only ever reads them. Trained tables are identified by a
@@ -28,7 +31,8 @@ from .streams import MAX_VOCAB
 
 _Categorical = constriction.stream.model.Categorical
 TABLES_FORMAT = "srb-tables"
-TABLES_VERSION = 1
+TABLES_VERSION = 1  # tables with a trigram are version 2; bigram tables stay 1 (and keep their ids)
+TRIGRAM_VERSION = 2
 MAX_RUN_LIMIT = 4096
 
 
@@ -65,6 +69,9 @@ class StreamTables:
         max_run: duration alphabet size ``D >= 2`` (run-length coding; the last symbol is the escape).
         symbol: ``(1, K)`` or ``(K + 1, K)`` weights (counts or probabilities; rows are normalised).
         duration: ``(1, D)`` or ``(K, D)`` weights; ``(1, 1)`` placeholder in frame coding.
+        trigram: ``None``, or (run-length coding with a bigram ``symbol`` table) ``((K + 1)^2, K)``
+            counts of a symbol after the context ``prev1 + (K + 1) * prev2`` (START = ``K``).
+        trigram_beta: weight of the bigram in the interpolation (see the module doc), ``> 0``.
 
     After construction ``symbol`` and ``duration`` hold the normalised probabilities and
     ``weights`` the arrays as given, which is what files store and hashes cover.
@@ -75,6 +82,8 @@ class StreamTables:
     max_run: int
     symbol: np.ndarray
     duration: np.ndarray
+    trigram: np.ndarray | None = None
+    trigram_beta: float = 32.0
     weights: dict = field(init=False, repr=False, compare=False)
     _models: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -98,6 +107,34 @@ class StreamTables:
             dur_w = dur = np.ones((1, 1))
         object.__setattr__(self, "duration", dur)
         object.__setattr__(self, "weights", {"symbol": sym_w, "duration": dur_w})
+        if self.trigram is not None:
+            k = self.vocab
+            tri = np.array(self.trigram, dtype=np.float64, order="C", copy=True)
+            if not runlength or sym.shape[0] != k + 1:
+                raise SrbTablesError("a trigram table needs run-length coding and a bigram symbol table")
+            if tri.shape != ((k + 1) ** 2, k):
+                raise SrbTablesError(f"trigram table shape {tri.shape} does not fit {(k + 1) ** 2} x {k}")
+            if not np.all(np.isfinite(tri)) or np.any(tri < 0):
+                raise SrbTablesError("trigram counts must be finite and non-negative")
+            beta = float(self.trigram_beta)
+            if not (np.isfinite(beta) and beta > 0):
+                raise SrbTablesError(f"trigram_beta must be positive, got {self.trigram_beta}")
+            tri.flags.writeable = False
+            totals = tri.sum(axis=1)
+            totals.flags.writeable = False
+            object.__setattr__(self, "trigram", tri)
+            object.__setattr__(self, "trigram_beta", beta)
+            object.__setattr__(self, "_trigram_totals", totals)
+            self.weights["trigram"] = tri
+
+    @property
+    def order(self) -> int:
+        """Runs (or frames) of symbol context: 0, 1 or 2."""
+        return 2 if self.trigram is not None else (0 if self.symbol.shape[0] == 1 else 1)
+
+    @property
+    def num_symbol_contexts(self) -> int:
+        return (self.vocab + 1) ** 2 if self.trigram is not None else self.vocab + 1
 
     @classmethod
     def uniform(cls, vocab: int, coding: str = "runlength", max_run: int = 32) -> "StreamTables":
@@ -113,19 +150,32 @@ class StreamTables:
     def _duration_row_index(self, ctx: np.ndarray) -> np.ndarray:
         return ctx if self.duration.shape[0] > 1 else np.zeros_like(ctx)
 
+    def _trigram_probs(self, ctx: np.ndarray, sym: np.ndarray) -> np.ndarray:
+        """Interpolated trigram probability of ``sym`` in each context ``ctx`` (before exclusion)."""
+        prev1 = ctx % (self.vocab + 1)
+        beta = self.trigram_beta
+        return (self.trigram[ctx, sym] + beta * self.symbol[prev1, sym]) / (self._trigram_totals[ctx] + beta)
+
     def symbol_row(self, ctx: int) -> np.ndarray:
-        """The distribution of a symbol in context ``ctx`` (``vocab`` = START), as coded."""
-        row = self.symbol[ctx if self.symbol.shape[0] > 1 else 0]
-        if self.coding == "runlength" and ctx < self.vocab:
+        """The distribution of a symbol in context ``ctx`` (``vocab`` = START; with a trigram
+        ``prev1 + (vocab + 1) * prev2``), as coded."""
+        if self.trigram is not None:
+            prev1 = ctx % (self.vocab + 1)
+            beta = self.trigram_beta
+            row = (self.trigram[ctx] + beta * self.symbol[prev1]) / (self._trigram_totals[ctx] + beta)
+        else:
+            prev1 = ctx
+            row = self.symbol[ctx if self.symbol.shape[0] > 1 else 0]
+        if self.coding == "runlength" and prev1 < self.vocab:
             row = row.copy()
-            row[ctx] = 0.0  # runs are maximal: the previous run's symbol cannot come next
+            row[prev1] = 0.0  # runs are maximal: the previous run's symbol cannot come next
             row /= row.sum()
         return np.ascontiguousarray(row)
 
     def models(self, part: int, contexts) -> list:
         """Constriction models of ``part`` indexed by context, built (once, then cached) for
         at least ``contexts``; entries for contexts never asked for stay ``None``."""
-        size = self.vocab + 1 if part == SYMBOL else self.vocab
+        size = self.num_symbol_contexts if part == SYMBOL else self.vocab
         cache = self._models.setdefault(part, [None] * size)
         for ctx in contexts:
             if cache[ctx] is None:
@@ -141,10 +191,16 @@ class StreamTables:
         p = np.empty(len(ev))
         is_sym = ev.part == SYMBOL
         ctx, sym = ev.ctx[is_sym], ev.sym[is_sym]
-        q = self.symbol[self._symbol_row_index(ctx), sym]
-        if self.coding == "runlength" and ctx.size:
-            inside = ctx < self.vocab  # the previous symbol's mass is removed from the row
-            q[inside] = q[inside] / (1.0 - self.symbol[self._symbol_row_index(ctx[inside]), ctx[inside]])
+        if self.trigram is not None:
+            prev1 = ctx % (self.vocab + 1)
+            q = self._trigram_probs(ctx, sym)
+            inside = prev1 < self.vocab  # the previous symbol's mass is removed from the row
+            q[inside] = q[inside] / (1.0 - self._trigram_probs(ctx[inside], prev1[inside]))
+        else:
+            q = self.symbol[self._symbol_row_index(ctx), sym]
+            if self.coding == "runlength" and ctx.size:
+                inside = ctx < self.vocab  # the previous symbol's mass is removed from the row
+                q[inside] = q[inside] / (1.0 - self.symbol[self._symbol_row_index(ctx[inside]), ctx[inside]])
         p[is_sym] = q
         ctx, sym = ev.ctx[~is_sym], ev.sym[~is_sym]
         p[~is_sym] = self.duration[self._duration_row_index(ctx), sym]
@@ -157,16 +213,19 @@ class StreamTables:
 
     def events(self, seq: np.ndarray, starts=None) -> Events:
         """Coding events of ``seq``, with packets starting at frames ``starts`` (default: one)."""
-        return events(seq, self.vocab, self.coding, self.max_run, starts)
+        return events(seq, self.vocab, self.coding, self.max_run, starts, order=2 if self.trigram is not None else 1)
 
     def describe(self) -> dict:
-        return {
+        d = {
             "vocab": self.vocab,
             "coding": self.coding,
             "max_run": self.max_run,
             "symbol_order": 0 if self.symbol.shape[0] == 1 else 1,
             "duration_order": 0 if self.duration.shape[0] == 1 else 1,
         }
+        if self.trigram is not None:  # only then: bigram tables keep the description (and ids) they had
+            d.update(symbol_order=2, trigram_beta=self.trigram_beta)
+        return d
 
 
 def fit_stream_tables(
@@ -178,6 +237,7 @@ def fit_stream_tables(
     duration_order: int = 1,
     alpha: float = 0.5,
     packet_frames: int | None = None,
+    trigram_beta: float = 32.0,
 ) -> StreamTables:
     """Count-based tables with additive smoothing, trained on the slices the coder will see.
 
@@ -186,13 +246,17 @@ def fit_stream_tables(
         packet_frames: frames of this stream per packet, so that runs are cut and the START
             context is trained as the coder will see them; ``None``: one packet per sequence.
         vocab, coding, max_run: as in :class:`StreamTables`.
-        symbol_order, duration_order: 0 (unigram) or 1 (conditioned on the context).
+        symbol_order, duration_order: 0 (unigram) or 1 (conditioned on the context); symbol_order 2
+            (run-length coding) adds trigram counts, interpolated with the bigram by ``trigram_beta``.
         alpha: pseudo-count added to every cell that can occur.
     """
+    if symbol_order == 2 and coding != "runlength":
+        raise SrbTablesError("trigram symbol tables are for run-length coding only")
     if coding != "runlength":
         max_run = 0
     sym_counts = np.zeros((vocab + 1, vocab))
     dur_counts = np.zeros((vocab, max(max_run, 1)))
+    tri_counts = np.zeros(((vocab + 1) ** 2, vocab)) if symbol_order == 2 else None
     for seq in sequences:
         seq = np.asarray(seq, dtype=np.int32)
         starts = None if packet_frames is None else np.arange(0, max(seq.size, 1), packet_frames)
@@ -201,6 +265,9 @@ def fit_stream_tables(
         np.add.at(sym_counts, (ctx, sym), 1.0)
         ctx, sym = ev.select(DURATION)
         np.add.at(dur_counts, (ctx, sym), 1.0)
+        if tri_counts is not None:
+            ctx, sym = events(seq, vocab, coding, max_run, starts, order=2).select(SYMBOL)
+            np.add.at(tri_counts, (ctx, sym), 1.0)
     if symbol_order == 0:
         sym_counts = sym_counts.sum(axis=0, keepdims=True)
     sym_counts = sym_counts + alpha
@@ -210,7 +277,9 @@ def fit_stream_tables(
             sym_counts[:] = 1.0  # never used: one-symbol streams code no symbols
     if duration_order == 0:
         dur_counts = dur_counts.sum(axis=0, keepdims=True)
-    return StreamTables(vocab, coding, max_run, sym_counts, dur_counts + alpha)
+    if tri_counts is not None and vocab == 1:
+        tri_counts = None  # a one-symbol stream codes no symbols
+    return StreamTables(vocab, coding, max_run, sym_counts, dur_counts + alpha, tri_counts, trigram_beta)
 
 
 @dataclass(frozen=True)
@@ -309,19 +378,15 @@ class EntropyTables:
     def _meta(self) -> dict:
         return {
             "format": TABLES_FORMAT,
-            "version": TABLES_VERSION,
+            "version": TRIGRAM_VERSION if self.units.trigram is not None or self.f0.trigram is not None else TABLES_VERSION,
             "units": self.units.describe(),
             "f0": self.f0.describe(),
             "profile": self.profile.as_dict() if self.profile else None,
         }
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "units_symbol": self.units.weights["symbol"],
-            "units_duration": self.units.weights["duration"],
-            "f0_symbol": self.f0.weights["symbol"],
-            "f0_duration": self.f0.weights["duration"],
-        }
+        return {f"{name}_{part}": t.weights[part] for name, t in (("units", self.units), ("f0", self.f0))
+                for part in ("symbol", "duration", "trigram") if part in t.weights}
 
     @property
     def tables_id(self) -> int:
@@ -351,12 +416,15 @@ class EntropyTables:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 meta = json.loads(npz["meta"].tobytes().decode())
                 arrays = {k: npz[k] for k in ("units_symbol", "units_duration", "f0_symbol", "f0_duration")}
+                arrays.update({k: npz[k] for k in ("units_trigram", "f0_trigram") if k in npz.files})
         except SrbTablesError:
             raise
         except Exception as exc:  # numpy/zip/json raise many types for a damaged file
             raise SrbTablesError(f"not an srb tables file: {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != TABLES_FORMAT or meta.get("version") != TABLES_VERSION:
-            raise SrbTablesError("unsupported tables format (expected srb-tables version 1)")
+        if not isinstance(meta, dict) or meta.get("format") != TABLES_FORMAT or meta.get("version") not in (
+            TABLES_VERSION, TRIGRAM_VERSION
+        ):
+            raise SrbTablesError("unsupported tables format (expected srb-tables version 1 or 2)")
         try:
             streams = {
                 name: StreamTables(
@@ -365,6 +433,7 @@ class EntropyTables:
                     int(meta[name]["max_run"]),
                     arrays[f"{name}_symbol"],
                     arrays[f"{name}_duration"],
+                    *_trigram_fields(meta, name, arrays),
                 )
                 for name in ("units", "f0")
             }
@@ -382,3 +451,12 @@ class EntropyTables:
         except OSError as exc:
             raise SrbTablesError(f"cannot read tables {path}: {exc}") from exc
         return cls.from_bytes(data)
+
+
+def _trigram_fields(meta: dict, name: str, arrays: dict) -> tuple:
+    """``(trigram, beta)`` of stream ``name`` as a tables file declares them (``()`` for none);
+    the array and the declaration must agree, and only a version-2 file may have them."""
+    declared = meta[name].get("symbol_order") == 2
+    if declared != (f"{name}_trigram" in arrays) or (declared and meta["version"] != TRIGRAM_VERSION):
+        raise SrbTablesError(f"{name}: trigram table and its declaration disagree")
+    return (arrays[f"{name}_trigram"], float(meta[name]["trigram_beta"])) if declared else ()

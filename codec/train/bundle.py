@@ -53,6 +53,11 @@ def main(argv=None) -> None:
     ap.add_argument("--name", default="srb-default")
     ap.add_argument("--card", default="{}", help="JSON merged into the model card")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--unit-order", type=int, choices=(1, 2), default=2,
+                    help="runs of context of the unit symbols' tables: 1 bigram, 2 trigram interpolated with the "
+                         "bigram (default; 11 bits/s less on dev, docs/FORMAT.md)")
+    ap.add_argument("--trigram-beta", type=float, default=32.0,
+                    help="weight of the bigram in the trigram's interpolation (32: best on a held-out tenth of train)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -87,7 +92,8 @@ def main(argv=None) -> None:
 
     k, nf = content.config.num_units, f0vq.config.num_codes
     tables = EntropyTables(
-        fit_stream_tables(units, k, "runlength", 32, packet_frames=PACKET_FRAMES),
+        fit_stream_tables(units, k, "runlength", 32, symbol_order=args.unit_order, packet_frames=PACKET_FRAMES,
+                          trigram_beta=args.trigram_beta),
         fit_stream_tables(f0, nf, "frame", packet_frames=PACKET_FRAMES * 320 // 1280),
         Profile(16000, 320, 1280, speaker_ids=len(names), speaker_codebook=spk_cfg.codebook_size,
                 speaker_length=spk_cfg.groups),

@@ -8,11 +8,12 @@ from tests.bitstream.helpers import random_runs, random_streams
 SR = 16000
 
 
-@pytest.fixture(scope="module")
-def tables():
+@pytest.fixture(scope="module", params=[pytest.param(1, id="bigram"), pytest.param(2, id="trigram")])
+def tables(request):
     rng = np.random.default_rng(20)
     return EntropyTables(
-        fit_stream_tables([random_runs(rng, 5000, 100) for _ in range(4)], 100, packet_frames=100),
+        fit_stream_tables([random_runs(rng, 5000, 100) for _ in range(4)], 100, symbol_order=request.param,
+                          packet_frames=100),
         fit_stream_tables([random_runs(rng, 1200, 21, 1.5) for _ in range(4)], 21, packet_frames=25),
         Profile(speaker_ids=482),
     )

@@ -56,3 +56,16 @@ def test_frame_events():
 def test_empty():
     assert len(runlength_events(np.zeros(0, np.int32), 10, 32)) == 0
     assert len(frame_events(np.zeros(0, np.int32), 10)) == 0
+
+
+def test_trigram_context_is_the_two_previous_runs_of_the_packet():
+    seq = np.array([1, 1, 2, 3, 3, 1, 4], np.int32)
+    k = 10
+    ev = runlength_events(seq, vocab=k, max_run=32, starts=[0, 4], order=2)
+    ctx = ev.select(SYMBOL)[0].tolist()
+    # packet 0: runs 1, 2, 3 (the 3 is cut by the packet start); packet 1: runs 3, 1, 4
+    assert ctx == [START + (k + 1) * START, 1 + (k + 1) * START, 2 + (k + 1) * 1,
+                   START + (k + 1) * START, 3 + (k + 1) * START, 1 + (k + 1) * 3]
+    same = runlength_events(seq, vocab=k, max_run=32, starts=[0, 4])
+    assert np.array_equal(ev.sym, same.sym) and np.array_equal(ev.part, same.part)
+    assert np.array_equal(np.asarray(ctx) % (k + 1), same.select(SYMBOL)[0])  # prev1 is the bigram context

@@ -24,8 +24,9 @@ from tests.bitstream.helpers import random_runs, random_streams
 SR = 16000
 
 
-def tables_for(unit_vocab, f0_vocab, f0_coding="frame", seed=0, max_run=32, streams=None):
-    """Tables trained on random runs, with a profile that fits ``streams`` (default geometry if None)."""
+def tables_for(unit_vocab, f0_vocab, f0_coding="frame", seed=0, max_run=32, streams=None, unit_order=1):
+    """Tables trained on random runs, with a profile that fits ``streams`` (default geometry if None);
+    ``unit_order=2``: trigram unit symbols."""
     rng = np.random.default_rng(seed)
     units = [random_runs(rng, 2000, unit_vocab) for _ in range(4)]
     f0 = [random_runs(rng, 500, f0_vocab, 1.5) for _ in range(4)]
@@ -41,7 +42,7 @@ def tables_for(unit_vocab, f0_vocab, f0_coding="frame", seed=0, max_run=32, stre
             speaker_length=spk.indices.size if spk.kind == "vector" else 0,
         )
     return EntropyTables(
-        fit_stream_tables(units, unit_vocab, "runlength", max_run, packet_frames=100),
+        fit_stream_tables(units, unit_vocab, "runlength", max_run, symbol_order=unit_order, packet_frames=100),
         fit_stream_tables(f0, f0_vocab, f0_coding, 16, packet_frames=25),
         profile,
     )
@@ -78,12 +79,14 @@ def streams_and_tables(draw):
         long_run_prob=long_run_prob,
         model_id=draw(st.integers(0, 2**32 - 1)),
     )
-    kind = draw(st.sampled_from(["uniform", "trained-frame", "trained-runlength"]))
+    kind = draw(st.sampled_from(["uniform", "trained-frame", "trained-runlength", "trigram-frame", "trigram-runlength"]))
     max_run = draw(st.sampled_from([2, 3, 32, 200]))
     if kind == "uniform":
         t = EntropyTables.uniform(unit_vocab, f0_vocab, max_run, draw(st.sampled_from(["frame", "runlength"])))
     else:
-        t = tables_for(unit_vocab, f0_vocab, kind.split("-")[1], seed % 7, max_run, streams=s)
+        # trigram tables of a large alphabet are big ((K + 1)^2 rows): keep those alphabets small
+        order = 2 if kind.startswith("trigram") and unit_vocab <= 200 else 1
+        t = tables_for(unit_vocab, f0_vocab, kind.split("-")[1], seed % 7, max_run, streams=s, unit_order=order)
     packet_frames = draw(st.sampled_from([1, 7, 100, 1024]))
     return s, t, packet_frames
 

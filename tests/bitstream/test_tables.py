@@ -91,3 +91,92 @@ def test_models_are_cached():
     m = t.models(SYMBOL, [1, 2])
     assert m[1] is t.models(SYMBOL, [1])[1] and m[0] is None
     assert t.models(DURATION, [4])[4] is not None
+
+
+def cycle_with_memory(n_cycles=300):
+    """Runs of 0, 1, 0, 2, 0, 1, 0, 2, ...: after a 0 the next symbol depends on the run before the 0,
+    which a bigram cannot see and a trigram can."""
+    return np.repeat(np.tile([0, 1, 0, 2], n_cycles), 2).astype(np.int32)
+
+
+def test_trigram_sees_two_runs_back():
+    seq = cycle_with_memory()
+    bi = fit_stream_tables([seq], 3, symbol_order=1, alpha=0.01)
+    tri = fit_stream_tables([seq], 3, symbol_order=2, alpha=0.01, trigram_beta=1.0)
+    assert tri.order == 2 and tri.num_symbol_contexts == 16
+    assert bi.information_bits(bi.events(seq))[0] > 500  # ~1 bit for each symbol after a 0
+    assert tri.information_bits(tri.events(seq))[0] < 20
+
+
+def test_trigram_rows_fall_back_on_the_bigram_and_exclude_the_previous_run():
+    seq = cycle_with_memory(50)
+    t = fit_stream_tables([seq], 3, symbol_order=2, alpha=0.5, trigram_beta=4.0)
+    k = 3
+    unseen = 2 + (k + 1) * 2  # "2 after 2" never happens: the row is the bigram's for prev1 = 2
+    bigram = t.symbol[2].copy()
+    bigram[2] = 0
+    assert np.allclose(t.symbol_row(unseen), bigram / bigram.sum())
+    for ctx in range(t.num_symbol_contexts):
+        row = t.symbol_row(ctx)
+        prev1 = ctx % (k + 1)
+        assert np.isclose(row.sum(), 1) and (prev1 == k or row[prev1] == 0)
+    ev = t.events(seq)
+    bits = t.event_bits(ev)  # the accounting agrees with the rows the coder uses
+    sym = ev.part == SYMBOL
+    expect = [-np.log2(t.symbol_row(int(c))[s]) for c, s in zip(ev.ctx[sym], ev.sym[sym])]
+    assert np.allclose(bits[sym], expect)
+
+
+def test_trigram_tables_round_trip_and_bigram_ids_do_not_move(tmp_path):
+    rng = np.random.default_rng(3)
+    seqs = [random_runs(rng, 800, 12) for _ in range(3)]
+    f0 = fit_stream_tables([random_runs(rng, 120, 5, 1.5)], 5, "frame")
+    bi = EntropyTables(fit_stream_tables(seqs, 12, symbol_order=1), f0, Profile(speaker_ids=3))
+    tri = EntropyTables(fit_stream_tables(seqs, 12, symbol_order=2), f0, Profile(speaker_ids=3))
+    assert tri.tables_id != bi.tables_id
+    assert "trigram" not in bi.units.weights and bi._meta()["version"] == 1  # bigram files unchanged
+    tri.save(tmp_path / "t.npz")
+    back = EntropyTables.load(tmp_path / "t.npz")
+    assert back.tables_id == tri.tables_id and back.units.order == 2
+    assert back.units.trigram_beta == tri.units.trigram_beta
+    assert np.array_equal(back.units.trigram, tri.units.trigram)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        pytest.param(dict(trigram=np.ones((35, 5))), "does not fit", id="trigram-shape"),
+        pytest.param(dict(trigram=-np.ones((36, 5))), "non-negative", id="trigram-negative"),
+        pytest.param(dict(trigram=np.ones((36, 5)), trigram_beta=0.0), "positive", id="trigram-beta"),
+        pytest.param(dict(trigram=np.ones((36, 5)), symbol=np.ones((1, 5))), "bigram", id="trigram-needs-bigram"),
+    ],
+)
+def test_invalid_trigram_tables(kw, message):
+    args = dict(vocab=5, coding="runlength", max_run=8, symbol=np.ones((6, 5)), duration=np.ones((1, 8)))
+    args.update(kw)
+    with pytest.raises(SrbTablesError, match=message):
+        StreamTables(**args)
+
+
+def test_trigram_declared_without_its_array_is_refused(tmp_path):
+    import io
+    import json
+
+    rng = np.random.default_rng(4)
+    f0 = fit_stream_tables([random_runs(rng, 120, 5, 1.5)], 5, "frame")
+    t = EntropyTables(fit_stream_tables([random_runs(rng, 800, 12)], 12, symbol_order=2), f0, Profile(speaker_ids=3))
+    with np.load(io.BytesIO(t.to_bytes())) as z:
+        arrays = {k: z[k] for k in z.files if k != "units_trigram"}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with pytest.raises(SrbTablesError, match="disagree"):
+        EntropyTables.from_bytes(buf.getvalue())
+    meta = json.loads(arrays["meta"].tobytes().decode())
+    meta["version"] = 1  # a trigram in a version-1 file
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    with np.load(io.BytesIO(t.to_bytes())) as z:
+        arrays["units_trigram"] = z["units_trigram"]
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with pytest.raises(SrbTablesError, match="disagree"):
+        EntropyTables.from_bytes(buf.getvalue())
