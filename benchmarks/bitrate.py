@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     lines = [
         f"# srb bitrate on {args.data}",
         "",
-        f"Command: `python -m benchmarks.bitrate {args.data} --out {args.out}`; model `{codec.config.name}` "
+        f"Command: `python -m benchmarks.bitrate {args.data}{' --model ' + str(args.model) if args.model else ''} --out {args.out}`; model `{codec.config.name}` "
         f"(id {codec.model_id:08x}); {len(rows)} files, {seconds:.1f} s of audio; unseen speakers sent as "
         "64-bit vectors.",
         "",
