@@ -17,7 +17,7 @@ from .errors import SrbError, SrbFormatError, SrbModelMismatchError, SrbStreamsE
 from .srbfile import DEFAULT_PACKET_FRAMES, LostSpan, Recovered, read_srb, recover_srb, write_srb
 from .stream_reader import DecodedPacket, PacketReader, iter_chunks
 from .streams import SpeakerCode, Streams, num_frames
-from .tables import EntropyTables, Profile, StreamTables, fit_stream_tables
+from .tables import EntropyTables, Profile, StreamTables, fit_f0_given_units, fit_stream_tables
 
 __all__ = [
     "BitrateReport",
@@ -43,6 +43,7 @@ __all__ = [
     "iter_chunks",
     "set_speaker",
     "shift_pitch",
+    "fit_f0_given_units",
     "fit_stream_tables",
     "num_frames",
     "read_header",

@@ -76,7 +76,7 @@ def bitrate_report(data: bytes, tables: TablesArg = None) -> BitrateReport:
     framing = payload = 0
     for packet, u, f in zip(packets, units, f0):
         s, d = t.units.information_bits(t.units.events(u))
-        fs, fd = t.f0.information_bits(t.f0.events(f))
+        fs, fd = t.f0.information_bits(t.f0.events(f, units=u, ratio=t.f0_ratio))
         unit_bits += s
         dur_bits += d
         f0_bits += fs + fd

@@ -72,7 +72,7 @@ def encode_payloads(
     """
     coders = (
         _EventCoder(tables.units, tables.units.events(units, unit_starts)),
-        _EventCoder(tables.f0, tables.f0.events(f0, f0_starts)),
+        _EventCoder(tables.f0, tables.f0.events(f0, f0_starts, units=units, ratio=tables.f0_ratio)),
     )
     u_bounds = list(unit_starts) + [units.size]
     f_bounds = list(f0_starts) + [f0.size]
@@ -128,14 +128,16 @@ def _decode_runlength(decoder, t: StreamTables, n: int, packet: int, name: str) 
     return out
 
 
-def _decode_frames(decoder, t: StreamTables, n: int) -> np.ndarray:
+def _decode_frames(decoder, t: StreamTables, n: int, extra: np.ndarray | None = None) -> np.ndarray:
     if t.vocab == 1:
         return np.zeros(n, np.int32)
     out = [0] * n
     prev = t.vocab
     models = t.models(SYMBOL, ())
+    shift = [0] * n if extra is None else ((t.vocab + 1) * np.asarray(extra, np.int64)).tolist()
     for i in range(n):
-        prev = out[i] = decoder.decode(models[prev] or t.models(SYMBOL, (prev,))[prev])
+        ctx = prev + shift[i]
+        prev = out[i] = decoder.decode(models[ctx] or t.models(SYMBOL, (ctx,))[ctx])
     return np.asarray(out, np.int32)
 
 
@@ -151,6 +153,8 @@ def decode_payload(payload: bytes, n_units: int, n_f0: int, tables: EntropyTable
         units = _decode_runlength(decoder, tables.units, n_units, packet, "unit")
         if tables.f0.coding == "runlength":
             f0 = _decode_runlength(decoder, tables.f0, n_f0, packet, "F0")
+        elif tables.f0.unit_classes is not None:  # packets hold whole F0 frames: local indices line up
+            f0 = _decode_frames(decoder, tables.f0, n_f0, tables.f0.unit_context(units, n_f0, tables.f0_ratio))
         else:
             f0 = _decode_frames(decoder, tables.f0, n_f0)
     except SrbFormatError:

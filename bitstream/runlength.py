@@ -14,7 +14,9 @@ With ``order=2`` (trigram symbol tables) a run's symbol has two runs of context:
 ``prev1 + (vocab + 1) * prev2``, the previous run's symbol and the one before it, each START
 (``vocab``) where the packet has no such run.
 
-``"frame"``: every frame's symbol is coded with the previous frame's symbol (or START) as context.
+``"frame"``: every frame's symbol is coded with the previous frame's symbol (or START) as context;
+with ``extra`` (one small integer per frame, e.g. what the unit stream says about the frame) the
+context is ``prev + (vocab + 1) * extra``.
 
 A stream whose alphabet has one symbol codes no symbols (constriction cannot build a one-symbol
 model, and no bits are needed): only durations, in run-length coding.
@@ -107,8 +109,9 @@ def runlength_events(seq: np.ndarray, vocab: int, max_run: int, starts=None, ord
     return Events(part, ctx, sym, offsets)
 
 
-def frame_events(seq: np.ndarray, vocab: int, starts=None) -> Events:
-    """Events of ``seq`` in per-frame context coding (none for a one-symbol alphabet)."""
+def frame_events(seq: np.ndarray, vocab: int, starts=None, extra: np.ndarray | None = None) -> Events:
+    """Events of ``seq`` in per-frame context coding (none for a one-symbol alphabet); ``extra``:
+    ``(len(seq),)`` further context of each frame (see the module doc)."""
     starts = _packet_starts(starts)
     if seq.size == 0 or vocab == 1:
         return _empty(starts.size)
@@ -116,13 +119,16 @@ def frame_events(seq: np.ndarray, vocab: int, starts=None) -> Events:
     ctx[0] = vocab
     ctx[1:] = seq[:-1]
     ctx[starts[starts < seq.size]] = vocab
+    if extra is not None:
+        ctx += (vocab + 1) * np.asarray(extra, np.int64)
     offsets = np.append(np.minimum(starts, seq.size), seq.size)
     return Events(np.zeros(seq.size, np.int8), ctx, seq.astype(np.int32), offsets)
 
 
-def events(seq: np.ndarray, vocab: int, coding: str, max_run: int, starts=None, order: int = 1) -> Events:
+def events(seq: np.ndarray, vocab: int, coding: str, max_run: int, starts=None, order: int = 1, extra=None) -> Events:
     """Events of ``seq`` with packets beginning at frames ``starts`` (default: one packet);
-    ``order=2`` (run-length coding only) gives symbols two runs of context."""
+    ``order=2`` (run-length coding only) gives symbols two runs of context, ``extra`` (per-frame
+    coding only) a further context per frame."""
     if coding == "runlength":
         return runlength_events(seq, vocab, max_run, starts, order)
-    return frame_events(seq, vocab, starts)
+    return frame_events(seq, vocab, starts, extra)

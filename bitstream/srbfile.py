@@ -40,6 +40,10 @@ def write_srb(streams: Streams, tables: EntropyTables | None = None, packet_fram
     if tables is None:
         tables = EntropyTables.uniform(streams.unit_vocab, streams.f0_vocab)
     tables.check_streams(streams)
+    if tables.f0_ratio and packet_frames % tables.f0_ratio:
+        # F0 coded given the units needs packets of whole F0 frames (each packet decodes on its own)
+        raise SrbTablesError(f"these tables need packets of a multiple of {tables.f0_ratio} unit frames, "
+                             f"got {packet_frames}")
     h = Header(
         model_id=streams.model_id,
         tables_id=tables.tables_id,

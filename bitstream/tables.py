@@ -6,7 +6,10 @@ with ``vocab + 1`` rows is a bigram model, ``p(symbol | previous symbol)`` with 
 the packet's start; a duration table with ``vocab`` rows is ``p(duration | symbol)``. A run-length
 stream may add a trigram table (``(vocab + 1)^2`` rows of counts, one per pair of previous run
 symbols), interpolated with the bigram: ``p = (n(c, s) + beta * p2(s | prev1)) / (n(c) + beta)``,
-so contexts seen rarely or never fall back on the bigram.
+so contexts seen rarely or never fall back on the bigram. A per-frame stream (F0) may instead be
+conditioned on the unit stream: ``unit_classes`` maps every unit to one of ``M`` classes, and the
+symbol of F0 frame ``i`` has the context ``prev + (vocab + 1) * (M * class(first unit) + class(last
+unit))`` over the unit frames it spans (:func:`unit_context`), ``(vocab + 1) * M^2`` rows.
 
 Both sides must hand constriction bit-identical float64 rows, so rows are normalised once, when
 tables are built or loaded, and the coder only ever reads them. Trained tables are identified by a
@@ -31,8 +34,8 @@ from .streams import MAX_VOCAB
 
 _Categorical = constriction.stream.model.Categorical
 TABLES_FORMAT = "srb-tables"
-TABLES_VERSION = 1  # tables with a trigram are version 2; bigram tables stay 1 (and keep their ids)
-TRIGRAM_VERSION = 2
+TABLES_VERSION = 1  # tables with a trigram or unit classes are version 2; others stay 1 (and keep their ids)
+CONTEXT_VERSION = 2
 MAX_RUN_LIMIT = 4096
 
 
@@ -72,6 +75,9 @@ class StreamTables:
         trigram: ``None``, or (run-length coding with a bigram ``symbol`` table) ``((K + 1)^2, K)``
             counts of a symbol after the context ``prev1 + (K + 1) * prev2`` (START = ``K``).
         trigram_beta: weight of the bigram in the interpolation (see the module doc), ``> 0``.
+        unit_classes: ``None``, or (per-frame coding) ``(unit_vocab,)`` class of each unit, in
+            ``0 .. num_classes - 1``; ``symbol`` then has ``(K + 1) * num_classes^2`` rows.
+        num_classes: ``M``, with ``unit_classes``.
 
     After construction ``symbol`` and ``duration`` hold the normalised probabilities and
     ``weights`` the arrays as given, which is what files store and hashes cover.
@@ -84,6 +90,8 @@ class StreamTables:
     duration: np.ndarray
     trigram: np.ndarray | None = None
     trigram_beta: float = 32.0
+    unit_classes: np.ndarray | None = None
+    num_classes: int = 0
     weights: dict = field(init=False, repr=False, compare=False)
     _models: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -96,7 +104,21 @@ class StreamTables:
         if runlength and not 2 <= self.max_run <= MAX_RUN_LIMIT:
             raise SrbTablesError(f"max_run must be in 2..{MAX_RUN_LIMIT}, got {self.max_run}")
         sym_w, sym = _normalise("symbol table", self.symbol, allow_zero_diagonal=runlength)
-        if sym.shape not in ((1, self.vocab), (self.vocab + 1, self.vocab)):
+        if self.unit_classes is not None:
+            m = int(self.num_classes)
+            classes = np.array(self.unit_classes, dtype=np.float64, copy=True).ravel()
+            if runlength:
+                raise SrbTablesError("unit classes are for per-frame coding only")
+            if not 1 <= m <= 16 or classes.size < 1 or classes.size > MAX_VOCAB:
+                raise SrbTablesError(f"need 1..16 unit classes and 1..{MAX_VOCAB} units, got {m} and {classes.size}")
+            if not np.all(np.isin(classes, np.arange(m))):
+                raise SrbTablesError(f"unit classes must be integers in 0..{m - 1}")
+            if sym.shape != ((self.vocab + 1) * m * m, self.vocab):
+                raise SrbTablesError(f"symbol table shape {sym.shape} does not fit {self.vocab} symbols x {m} classes")
+            classes.flags.writeable = False
+            object.__setattr__(self, "num_classes", m)
+            object.__setattr__(self, "unit_classes", classes.astype(np.int64))
+        elif sym.shape not in ((1, self.vocab), (self.vocab + 1, self.vocab)):
             raise SrbTablesError(f"symbol table shape {sym.shape} fits neither unigram nor bigram of {self.vocab}")
         object.__setattr__(self, "symbol", sym)
         if runlength:
@@ -107,6 +129,8 @@ class StreamTables:
             dur_w = dur = np.ones((1, 1))
         object.__setattr__(self, "duration", dur)
         object.__setattr__(self, "weights", {"symbol": sym_w, "duration": dur_w})
+        if self.unit_classes is not None:
+            self.weights["unit_classes"] = classes  # float64, as every stored array
         if self.trigram is not None:
             k = self.vocab
             tri = np.array(self.trigram, dtype=np.float64, order="C", copy=True)
@@ -134,7 +158,24 @@ class StreamTables:
 
     @property
     def num_symbol_contexts(self) -> int:
+        if self.unit_classes is not None:
+            return (self.vocab + 1) * self.num_classes**2
         return (self.vocab + 1) ** 2 if self.trigram is not None else self.vocab + 1
+
+    def unit_context(self, units: np.ndarray, num_frames: int, ratio: int) -> np.ndarray:
+        """``(num_frames,)`` unit context of each frame of this stream: ``M * class(first) +
+        class(last)`` of the unit frames ``[i * ratio, min((i + 1) * ratio, len(units)))`` it spans
+        (``ratio`` unit frames per frame of this stream; packets hold whole frames of both)."""
+        units = np.asarray(units, np.int64)
+        i = np.arange(num_frames, dtype=np.int64)
+        first = np.minimum(i * ratio, max(units.size - 1, 0))
+        last = np.minimum((i + 1) * ratio, units.size) - 1
+        if units.size == 0 and num_frames:
+            raise SrbTablesError("unit-conditioned F0 frames need their units")
+        c = self.unit_classes
+        if units.size and (units.min() < 0 or units.max() >= c.size):
+            raise SrbTablesError(f"units outside the {c.size} these tables classify")
+        return c[units[first]] * self.num_classes + c[units[last]] if num_frames else np.zeros(0, np.int64)
 
     @classmethod
     def uniform(cls, vocab: int, coding: str = "runlength", max_run: int = 32) -> "StreamTables":
@@ -211,9 +252,17 @@ class StreamTables:
         bits = self.event_bits(ev)
         return float(bits[ev.part == SYMBOL].sum()), float(bits[ev.part == DURATION].sum())
 
-    def events(self, seq: np.ndarray, starts=None) -> Events:
-        """Coding events of ``seq``, with packets starting at frames ``starts`` (default: one)."""
-        return events(seq, self.vocab, self.coding, self.max_run, starts, order=2 if self.trigram is not None else 1)
+    def events(self, seq: np.ndarray, starts=None, units: np.ndarray | None = None, ratio: int = 0) -> Events:
+        """Coding events of ``seq``, with packets starting at frames ``starts`` (default: one);
+        with unit classes, ``units`` (the unit frames of the same span) and ``ratio`` (unit frames
+        per frame) give each frame its unit context."""
+        extra = None
+        if self.unit_classes is not None:
+            if units is None or ratio < 1:
+                raise SrbTablesError("these tables code F0 given the units: pass the units and the frame ratio")
+            extra = self.unit_context(units, np.asarray(seq).size, ratio)
+        return events(seq, self.vocab, self.coding, self.max_run, starts,
+                      order=2 if self.trigram is not None else 1, extra=extra)
 
     def describe(self) -> dict:
         d = {
@@ -225,6 +274,8 @@ class StreamTables:
         }
         if self.trigram is not None:  # only then: bigram tables keep the description (and ids) they had
             d.update(symbol_order=2, trigram_beta=self.trigram_beta)
+        if self.unit_classes is not None:
+            d.update(unit_classes=self.num_classes)
         return d
 
 
@@ -282,6 +333,58 @@ def fit_stream_tables(
     return StreamTables(vocab, coding, max_run, sym_counts, dur_counts + alpha, tri_counts, trigram_beta)
 
 
+def unit_classes_by_f0(f0_seqs, unit_seqs, f0_vocab: int, unit_vocab: int, ratio: int, num_classes: int,
+                       alpha: float = 0.5, iterations: int = 30, seed: int = 0) -> np.ndarray:
+    """``(unit_vocab,)`` classes of the units by what F0 code tends to go with them: k-means (squared
+    distance, ``num_classes`` means started at randomly chosen units) of each unit's distribution of
+    the F0 codes of the frames it starts."""
+    d = np.full((unit_vocab, f0_vocab), alpha)
+    for f, u in zip(f0_seqs, unit_seqs):
+        f, u = np.asarray(f, np.int64), np.asarray(u, np.int64)
+        if f.size and u.size:
+            np.add.at(d, (u[np.minimum(np.arange(f.size) * ratio, u.size - 1)], f), 1.0)
+    d /= d.sum(axis=1, keepdims=True)
+    m = min(num_classes, unit_vocab)
+    means = d[np.random.default_rng(seed).choice(unit_vocab, m, replace=False)]
+    for _ in range(iterations):
+        label = np.argmin(((d[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+        means = np.array([d[label == j].mean(0) if np.any(label == j) else means[j] for j in range(m)])
+    return label.astype(np.int64)
+
+
+def fit_f0_given_units(
+    f0_seqs,
+    unit_seqs,
+    f0_vocab: int,
+    unit_vocab: int,
+    ratio: int,
+    num_classes: int = 4,
+    alpha: float = 0.5,
+    packet_frames: int | None = None,
+) -> StreamTables:
+    """Per-frame F0 tables conditioned on the previous code and on the classes of the first and
+    last unit of each F0 frame (see the module doc).
+
+    Args:
+        f0_seqs, unit_seqs: per utterance, the F0 codes and the unit stream they go with.
+        ratio: unit frames per F0 frame (``f0_hop / unit_hop``).
+        num_classes: ``M`` unit classes (:func:`unit_classes_by_f0`).
+        packet_frames: F0 frames per packet (contexts restart at packets), ``None``: one packet.
+    """
+    f0_seqs, unit_seqs = [np.asarray(f, np.int32) for f in f0_seqs], [np.asarray(u, np.int64) for u in unit_seqs]
+    classes = unit_classes_by_f0(f0_seqs, unit_seqs, f0_vocab, unit_vocab, ratio, num_classes, alpha)
+    m = int(classes.max()) + 1 if classes.size else 1
+    m = max(m, min(num_classes, unit_vocab))
+    proto = StreamTables(f0_vocab, "frame", 0, np.ones(((f0_vocab + 1) * m * m, f0_vocab)), np.ones((1, 1)),
+                         unit_classes=classes, num_classes=m)
+    sym_counts = np.zeros(((f0_vocab + 1) * m * m, f0_vocab))
+    for f, u in zip(f0_seqs, unit_seqs):
+        starts = None if packet_frames is None else np.arange(0, max(f.size, 1), packet_frames)
+        ctx, sym = proto.events(f, starts, units=u, ratio=ratio).select(SYMBOL)
+        np.add.at(sym_counts, (ctx, sym), 1.0)
+    return StreamTables(f0_vocab, "frame", 0, sym_counts + alpha, np.ones((1, 1)), unit_classes=classes, num_classes=m)
+
+
 @dataclass(frozen=True)
 class Profile:
     """What trained tables fix besides probabilities, so that headers need not repeat it.
@@ -335,6 +438,16 @@ class EntropyTables:
             raise SrbTablesError("the unit stream is always run-length coded")
         if self.trained and self.profile is None:
             raise SrbTablesError("trained tables need a profile")
+        if self.f0.unit_classes is not None:
+            if self.profile is None or self.profile.f0_hop % self.profile.unit_hop:
+                raise SrbTablesError("F0 given the units needs a profile whose F0 hop is a multiple of the unit hop")
+            if self.f0.unit_classes.size != self.units.vocab:
+                raise SrbTablesError(f"{self.f0.unit_classes.size} unit classes for {self.units.vocab} units")
+
+    @property
+    def f0_ratio(self) -> int:
+        """Unit frames per F0 frame when F0 is coded given the units, else 0."""
+        return self.profile.f0_hop // self.profile.unit_hop if self.f0.unit_classes is not None else 0
 
     def check_streams(self, streams) -> None:
         """Raise :class:`SrbTablesError` unless these tables can code ``streams``."""
@@ -378,7 +491,8 @@ class EntropyTables:
     def _meta(self) -> dict:
         return {
             "format": TABLES_FORMAT,
-            "version": TRIGRAM_VERSION if self.units.trigram is not None or self.f0.trigram is not None else TABLES_VERSION,
+            "version": TABLES_VERSION if self.units.order < 2 and self.f0.order < 2 and self.f0.unit_classes is None
+            else CONTEXT_VERSION,
             "units": self.units.describe(),
             "f0": self.f0.describe(),
             "profile": self.profile.as_dict() if self.profile else None,
@@ -386,7 +500,7 @@ class EntropyTables:
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {f"{name}_{part}": t.weights[part] for name, t in (("units", self.units), ("f0", self.f0))
-                for part in ("symbol", "duration", "trigram") if part in t.weights}
+                for part in ("symbol", "duration", "trigram", "unit_classes") if part in t.weights}
 
     @property
     def tables_id(self) -> int:
@@ -416,13 +530,14 @@ class EntropyTables:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 meta = json.loads(npz["meta"].tobytes().decode())
                 arrays = {k: npz[k] for k in ("units_symbol", "units_duration", "f0_symbol", "f0_duration")}
-                arrays.update({k: npz[k] for k in ("units_trigram", "f0_trigram") if k in npz.files})
+                arrays.update({k: npz[k] for k in ("units_trigram", "f0_trigram", "f0_unit_classes", "units_unit_classes")
+                               if k in npz.files})
         except SrbTablesError:
             raise
         except Exception as exc:  # numpy/zip/json raise many types for a damaged file
             raise SrbTablesError(f"not an srb tables file: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("format") != TABLES_FORMAT or meta.get("version") not in (
-            TABLES_VERSION, TRIGRAM_VERSION
+            TABLES_VERSION, CONTEXT_VERSION
         ):
             raise SrbTablesError("unsupported tables format (expected srb-tables version 1 or 2)")
         try:
@@ -434,6 +549,7 @@ class EntropyTables:
                     arrays[f"{name}_symbol"],
                     arrays[f"{name}_duration"],
                     *_trigram_fields(meta, name, arrays),
+                    **_unit_class_fields(meta, name, arrays),
                 )
                 for name in ("units", "f0")
             }
@@ -457,6 +573,16 @@ def _trigram_fields(meta: dict, name: str, arrays: dict) -> tuple:
     """``(trigram, beta)`` of stream ``name`` as a tables file declares them (``()`` for none);
     the array and the declaration must agree, and only a version-2 file may have them."""
     declared = meta[name].get("symbol_order") == 2
-    if declared != (f"{name}_trigram" in arrays) or (declared and meta["version"] != TRIGRAM_VERSION):
+    if declared != (f"{name}_trigram" in arrays) or (declared and meta["version"] != CONTEXT_VERSION):
         raise SrbTablesError(f"{name}: trigram table and its declaration disagree")
     return (arrays[f"{name}_trigram"], float(meta[name]["trigram_beta"])) if declared else ()
+
+
+def _unit_class_fields(meta: dict, name: str, arrays: dict) -> dict:
+    """``unit_classes`` and ``num_classes`` of stream ``name`` as a tables file declares them."""
+    declared = "unit_classes" in meta[name]
+    if declared != (f"{name}_unit_classes" in arrays) or (declared and meta["version"] != CONTEXT_VERSION):
+        raise SrbTablesError(f"{name}: unit classes and their declaration disagree")
+    if not declared:
+        return {}
+    return {"unit_classes": arrays[f"{name}_unit_classes"], "num_classes": int(meta[name]["unit_classes"])}

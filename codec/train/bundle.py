@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from bitstream import EntropyTables, Profile, fit_stream_tables
+from bitstream import EntropyTables, Profile, fit_f0_given_units, fit_stream_tables
 from codec.bundle import BundleConfig, save_bundle
 from codec.content import ContentEncoder
 from codec.decoder import Decoder, DecoderConfig
@@ -56,6 +56,9 @@ def main(argv=None) -> None:
     ap.add_argument("--unit-order", type=int, choices=(1, 2), default=2,
                     help="runs of context of the unit symbols' tables: 1 bigram, 2 trigram interpolated with the "
                          "bigram (default; 11 bits/s less on dev, docs/FORMAT.md)")
+    ap.add_argument("--f0-unit-classes", type=int, default=4,
+                    help="code each F0 code given the classes (this many) of its frame's first and last unit; "
+                         "0: given the previous code only (6 bits/s more on dev, benchmarks/results/context_models.md)")
     ap.add_argument("--trigram-beta", type=float, default=32.0,
                     help="weight of the bigram in the trigram's interpolation (32: best on a held-out tenth of train)")
     args = ap.parse_args(argv)
@@ -76,6 +79,8 @@ def main(argv=None) -> None:
         paths = [str(p) for p in z["paths"]]
     with np.load(args.f0_codes, allow_pickle=False) as z:
         f0 = np.split(z["f0"], z["f0_offsets"][1:-1])
+        if "paths" in z.files and [str(p) for p in z["paths"]] != paths:
+            raise SystemExit("srb train bundle: error: --units and --f0-codes list different files")
 
     spk_cfg = SpeakerConfig(**{**cfg["speaker"], "num_speakers": len(names)})
     speaker = SpeakerEncoder(spk_cfg)
@@ -94,7 +99,9 @@ def main(argv=None) -> None:
     tables = EntropyTables(
         fit_stream_tables(units, k, "runlength", 32, symbol_order=args.unit_order, packet_frames=PACKET_FRAMES,
                           trigram_beta=args.trigram_beta),
-        fit_stream_tables(f0, nf, "frame", packet_frames=PACKET_FRAMES * 320 // 1280),
+        fit_f0_given_units(f0, units, nf, k, ratio=1280 // 320, num_classes=args.f0_unit_classes,
+                           packet_frames=PACKET_FRAMES * 320 // 1280)
+        if args.f0_unit_classes else fit_stream_tables(f0, nf, "frame", packet_frames=PACKET_FRAMES * 320 // 1280),
         Profile(16000, 320, 1280, speaker_ids=len(names), speaker_codebook=spk_cfg.codebook_size,
                 speaker_length=spk_cfg.groups),
     )

@@ -1,22 +1,25 @@
 import numpy as np
 import pytest
 
-from bitstream import EntropyTables, Profile, bitrate_report, fit_stream_tables, write_srb
+from bitstream import EntropyTables, Profile, bitrate_report, fit_f0_given_units, fit_stream_tables, write_srb
 from bitstream.container import read_header
 from tests.bitstream.helpers import random_runs, random_streams
 
 SR = 16000
 
 
-@pytest.fixture(scope="module", params=[pytest.param(1, id="bigram"), pytest.param(2, id="trigram")])
+@pytest.fixture(scope="module", params=[pytest.param("bigram", id="bigram"), pytest.param("trigram", id="trigram"),
+                                        pytest.param("f0-given-units", id="trigram-f0-given-units")])
 def tables(request):
     rng = np.random.default_rng(20)
-    return EntropyTables(
-        fit_stream_tables([random_runs(rng, 5000, 100) for _ in range(4)], 100, symbol_order=request.param,
-                          packet_frames=100),
-        fit_stream_tables([random_runs(rng, 1200, 21, 1.5) for _ in range(4)], 21, packet_frames=25),
-        Profile(speaker_ids=482),
-    )
+    units = [random_runs(rng, 5000, 100) for _ in range(4)]
+    f0 = [random_runs(rng, 1250, 21, 1.5) for _ in range(4)]
+    unit_tables = fit_stream_tables(units, 100, symbol_order=1 if request.param == "bigram" else 2, packet_frames=100)
+    if request.param == "f0-given-units":
+        f0_tables = fit_f0_given_units(f0, units, 21, 100, ratio=4, packet_frames=25)
+    else:
+        f0_tables = fit_stream_tables(f0, 21, packet_frames=25)
+    return EntropyTables(unit_tables, f0_tables, Profile(speaker_ids=482))
 
 
 @pytest.mark.parametrize("seconds", [pytest.param(0.5, id="short"), pytest.param(7, id="7s"), pytest.param(600, id="10min")])

@@ -180,3 +180,82 @@ def test_trigram_declared_without_its_array_is_refused(tmp_path):
     np.savez(buf, **arrays)
     with pytest.raises(SrbTablesError, match="disagree"):
         EntropyTables.from_bytes(buf.getvalue())
+
+
+def voiced_by_unit(rng, n_f0, ratio=4):
+    """Units 0..11 in 3 groups; an F0 frame's code is 0 when its units are of group 0 (unvoiced),
+    else a code that depends on the group: F0 is predictable from the units, not from itself."""
+    group = rng.integers(0, 3, size=n_f0)
+    units = np.repeat(group * 4 + rng.integers(0, 4, size=n_f0), ratio)
+    f0 = np.where(group == 0, 0, group * 2 - rng.integers(0, 2, size=n_f0))
+    return units, f0.astype(np.int32)
+
+
+def test_f0_given_units_learns_what_units_say():
+    from bitstream import fit_f0_given_units
+
+    rng = np.random.default_rng(0)
+    train = [voiced_by_unit(rng, 300) for _ in range(8)]
+    given = fit_f0_given_units([f for _, f in train], [u for u, _ in train], 5, 12, ratio=4, num_classes=4,
+                               packet_frames=25)
+    plain = fit_stream_tables([f for _, f in train], 5, "frame", packet_frames=25)
+    assert given.num_classes == 4 and given.num_symbol_contexts == 6 * 16
+    # no class mixes units of two groups (4 classes for 3 groups: one group may be split)
+    groups = np.arange(12) // 4
+    assert all(len(set(groups[given.unit_classes == c].tolist())) <= 1 for c in range(4))
+    u, f = voiced_by_unit(rng, 200)
+    starts = np.arange(0, 200, 25)
+    bits_given = given.information_bits(given.events(f, starts, units=u, ratio=4))[0]
+    bits_plain = plain.information_bits(plain.events(f, starts))[0]
+    assert bits_given < 0.5 * bits_plain
+
+
+def test_unit_context_spans_each_frame_and_clips_at_the_end():
+    t = StreamTables(3, "frame", 0, np.ones((4 * 4, 3)), np.ones((1, 1)), unit_classes=np.array([0, 1, 1, 0]),
+                     num_classes=2)
+    units = np.array([0, 0, 1, 1, 2, 3, 3])  # 7 unit frames, 4 F0 frames of 2 units (the last has one)
+    # frame i: M * class(first) + class(last), classes 0 1 1 0
+    assert t.unit_context(units, 4, 2).tolist() == [0 * 2 + 0, 1 * 2 + 1, 1 * 2 + 0, 0 * 2 + 0]
+    with pytest.raises(SrbTablesError, match="outside"):
+        t.unit_context(np.array([0, 9]), 1, 2)
+    with pytest.raises(SrbTablesError, match="pass the units"):
+        t.events(np.array([0, 1, 2]))
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        pytest.param(dict(num_classes=2, unit_classes=np.array([0, 2])), "integers in", id="class-out-of-range"),
+        pytest.param(dict(num_classes=2, unit_classes=np.array([0, 1]), symbol=np.ones((6, 5))), "does not fit",
+                     id="symbol-shape"),
+        pytest.param(dict(num_classes=2, unit_classes=np.array([0, 1]), coding="runlength", max_run=8,
+                          duration=np.ones((1, 8))), "per-frame", id="runlength"),
+    ],
+)
+def test_invalid_unit_class_tables(kw, message):
+    args = dict(vocab=5, coding="frame", max_run=0, symbol=np.ones((24, 5)), duration=np.ones((1, 1)))
+    args.update(kw)
+    with pytest.raises(SrbTablesError, match=message):
+        StreamTables(**args)
+
+
+def test_f0_given_units_tables_round_trip_and_code_files(tmp_path):
+    from bitstream import SpeakerCode, Streams, fit_f0_given_units, read_srb, recover_srb, write_srb
+
+    rng = np.random.default_rng(5)
+    train = [voiced_by_unit(rng, 300) for _ in range(6)]
+    f0_tables = fit_f0_given_units([f for _, f in train], [u for u, _ in train], 5, 12, ratio=4, packet_frames=25)
+    tables = EntropyTables(fit_stream_tables([u for u, _ in train], 12, symbol_order=2, packet_frames=100),
+                           f0_tables, Profile(speaker_ids=3))
+    tables.save(tmp_path / "t.npz")
+    back = EntropyTables.load(tmp_path / "t.npz")
+    assert back.tables_id == tables.tables_id and np.array_equal(back.f0.unit_classes, tables.f0.unit_classes)
+    u, f = voiced_by_unit(rng, 130)
+    s = Streams(units=u[:517], f0=f, speaker=SpeakerCode.known(2, 3), num_samples=517 * 320 - 3, unit_vocab=12,
+                f0_vocab=5)
+    data = write_srb(s, tables)
+    assert read_srb(data, back) == s and recover_srb(data, back).streams == s
+    with pytest.raises(SrbTablesError, match="multiple of 4"):
+        write_srb(s, tables, packet_frames=50 + 1)
+    with pytest.raises(SrbTablesError, match="F0 hop is a multiple"):
+        EntropyTables(tables.units, f0_tables, Profile(unit_hop=320, f0_hop=1000, speaker_ids=3))
