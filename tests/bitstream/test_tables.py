@@ -80,10 +80,14 @@ def test_runlength_row_excludes_previous_symbol():
     ],
 )
 def test_invalid_tables(kw, message):
-    args = dict(vocab=5, coding="runlength", max_run=8, symbol=np.ones((1, 5)), duration=np.ones((1, 8)))
-    args.update(kw)
+    assert_refused(dict(vocab=5, coding="runlength", max_run=8, symbol=np.ones((1, 5)), duration=np.ones((1, 8))),
+                   kw, message)
+
+
+def assert_refused(base: dict, changes: dict, message: str) -> None:
+    """``StreamTables(**base)`` with ``changes`` raises SrbTablesError matching ``message``."""
     with pytest.raises(SrbTablesError, match=message):
-        StreamTables(**args)
+        StreamTables(**{**base, **changes})
 
 
 def test_models_are_cached():
@@ -152,10 +156,8 @@ def test_trigram_tables_round_trip_and_bigram_ids_do_not_move(tmp_path):
     ],
 )
 def test_invalid_trigram_tables(kw, message):
-    args = dict(vocab=5, coding="runlength", max_run=8, symbol=np.ones((6, 5)), duration=np.ones((1, 8)))
-    args.update(kw)
-    with pytest.raises(SrbTablesError, match=message):
-        StreamTables(**args)
+    assert_refused(dict(vocab=5, coding="runlength", max_run=8, symbol=np.ones((6, 5)), duration=np.ones((1, 8))),
+                   kw, message)
 
 
 def test_trigram_declared_without_its_array_is_refused(tmp_path):
@@ -233,10 +235,8 @@ def test_unit_context_spans_each_frame_and_clips_at_the_end():
     ],
 )
 def test_invalid_unit_class_tables(kw, message):
-    args = dict(vocab=5, coding="frame", max_run=0, symbol=np.ones((24, 5)), duration=np.ones((1, 1)))
-    args.update(kw)
-    with pytest.raises(SrbTablesError, match=message):
-        StreamTables(**args)
+    assert_refused(dict(vocab=5, coding="frame", max_run=0, symbol=np.ones((24, 5)), duration=np.ones((1, 1))),
+                   kw, message)
 
 
 def test_f0_given_units_tables_round_trip_and_code_files(tmp_path):
