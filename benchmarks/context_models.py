@@ -14,8 +14,8 @@ coder's packets (2 s of units, 25 F0 codes) restarting every context, as in the 
   excluded from every row;
 - durations: given the unit, and given (unit, previous unit) interpolated the same way;
 - F0 codes (per 80 ms frame): bigram ``p(f | prev f)``, and conditioned also on the *classes* of the
-  first and last unit of the frame (``M`` classes: k-means of each unit's F0-code distribution on
-  train), which the decoder knows before the F0 codes since units come first in a packet.
+  first and last unit of the frame (``M`` classes: ``bitstream.tables.unit_classes_by_f0``, k-means of
+  each unit's F0-code distribution on train), which the decoder knows before the F0 codes since units come first in a packet.
 
 Ideal code lengths, not files: the range coder adds ~1-2 bits per packet (bitrate_dev.md).
 """
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.markdown import emit
+from bitstream.tables import unit_classes_by_f0
 
 UNIT_PACKET = 100  # unit frames per packet
 F0_PACKET = 25  # F0 frames per packet
@@ -129,17 +130,6 @@ def f0_frames(units, f0, nf: int):
     return [np.concatenate(x) for x in cols]
 
 
-def unit_classes(first_unit, code, k: int, nf: int, m: int, seed: int = 0) -> np.ndarray:
-    """``(k,)`` class of each unit: k-means (``m`` classes) of its F0-code distribution on train."""
-    d = counts(first_unit, code, k, nf, 0.5)
-    d /= d.sum(1, keepdims=True)
-    cent = d[np.random.default_rng(seed).choice(k, m, replace=False)]
-    for _ in range(30):
-        lab = np.argmin(((d[:, None] - cent[None]) ** 2).sum(-1), 1)
-        cent = np.array([d[lab == j].mean(0) if (lab == j).any() else cent[j] for j in range(m)])
-    return lab
-
-
 def f0_models(train_u, train_f, dev_u, dev_f, k: int, nf: int, classes=(2, 4, 8)):
     tp, ta, tb, ty = f0_frames(train_u, train_f, nf)
     dp, da, db, dy = f0_frames(dev_u, dev_f, nf)
@@ -150,7 +140,7 @@ def f0_models(train_u, train_f, dev_u, dev_f, k: int, nf: int, classes=(2, 4, 8)
 
     out = {"F0, bigram": bits(tp, dp, nf + 1)}
     for m in classes:
-        lab = unit_classes(ta, ty, k, nf, m)
+        lab = unit_classes_by_f0(train_f, train_u, nf, k, 4, m)  # the classes srb's tables fit
         n = (nf + 1) * m * m
         out[f"F0 given previous code and {m} classes of the frame's first and last unit"] = bits(
             (tp * m + lab[ta]) * m + lab[tb], (dp * m + lab[da]) * m + lab[db], n)

@@ -23,7 +23,6 @@ the bottleneck; if not, the vocoder is.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
@@ -55,6 +54,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     from benchmarks import metrics as M
+    from benchmarks.report import load_items
     from bitstream import bitrate_report, write_srb
     from codec.api import Codec
     from codec.content import ContentEncoder
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     codec = Codec.from_pretrained(args.model)
     data = Path(args.data)
-    rows = [r for r in csv.DictReader(open(data / "manifest.csv")) if r.get("text")][: args.limit]
+    rows = [r for r in load_items(data) if r.text][: args.limit]
     oracle = teacher_units(Path(args.teacher))
     extra = {Path(c).name if Path(c).name != "export" else Path(c).parent.name: ContentEncoder.load(c)
              for c in args.content}
@@ -72,9 +72,9 @@ def main(argv=None) -> int:
     words = seconds = 0
     audio = {n: [] for n in score}
     for r in rows:
-        x, sr = sf.read(str(data / r["path"]), dtype="float32")
+        x, sr = sf.read(str(r.path), dtype="float32")
         base = codec.encode_streams(x, sr)
-        variants = {"student": base.units, "teacher": oracle[r["path"]]}
+        variants = {"student": base.units, "teacher": oracle[r.key]}
         with torch.inference_mode():
             for n, model in extra.items():
                 variants[n] = model.units(torch.from_numpy(x)[None])[0].to(torch.int32).numpy()
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
         for name in names:
             u = variants[name][: base.units.size]
             if u.size != base.units.size:
-                raise SystemExit(f"{r['path']}: {u.size} {name} units for {base.units.size} frames")
+                raise SystemExit(f"{r.key}: {u.size} {name} units for {base.units.size} frames")
             s = dataclasses.replace(base, units=u)
             y = codec.decode_streams(s)
             ref, deg, _ = M.align(x, y)
@@ -92,8 +92,8 @@ def main(argv=None) -> int:
             sc["mcd"].append(M.mcd(ref, deg))
             audio[name].append(y)
             sc["bits"] += bitrate_report(write_srb(s, codec.tables), codec.tables).units_bits
-        print(r["path"], flush=True)
-    texts = [r["text"] for r in rows]
+        print(r.key, flush=True)
+    texts = [r.text for r in rows]
     for name, wavs in audio.items():  # packed windows, as the report does: Whisper pays per 30 s window
         for text, hyp in zip(texts, asr.transcribe_many(wavs)):
             e, n = M.word_errors(text, hyp)

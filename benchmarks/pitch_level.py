@@ -19,7 +19,6 @@ the report does), with the report's judge (Praat, one pass, 50-800 Hz) on origin
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import time
 from pathlib import Path
@@ -51,17 +50,18 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     from benchmarks import metrics as M
+    from benchmarks.report import load_items
     from codec.api import Codec
 
     t0 = time.perf_counter()
     codec = Codec.from_pretrained(args.model)
     data = Path(args.data)
-    rows = list(csv.DictReader(open(data / "manifest.csv")))[:: args.every]
+    rows = load_items(data)[:: args.every]
     spk = M.SpeakerSimilarity()
     totals = {k: dict(f0=M.F0Counts(), stoi=[], mcd=[], spk=[]) for k in ("plain", "corrected")}
     oracle, offsets = M.F0Counts(), []
     for r in rows:
-        x, sr = sf.read(str(data / r["path"]), dtype="float32")
+        x, sr = sf.read(str(r.path), dtype="float32")
         streams = codec.encode_streams(x, sr)
         e_ref = spk.embed(x, sr)
         offset = None
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
                 offset, _ = level_offset(fr, fd)
                 offsets.append(offset)
                 oracle = oracle + M.f0_counts(fr, fd * 2 ** (-offset / 1200))
-        print(f"{r['path']}: offset {offset:+.0f} cents", flush=True)
+        print(f"{r.key}: offset {offset:+.0f} cents", flush=True)
     a = np.abs(np.array(offsets))
     lines = [
         "# Pitch level: how much of srb's F0 error it is, and an encoder-side correction",

@@ -163,19 +163,8 @@ class StreamTables:
         return (self.vocab + 1) ** 2 if self.trigram is not None else self.vocab + 1
 
     def unit_context(self, units: np.ndarray, num_frames: int, ratio: int) -> np.ndarray:
-        """``(num_frames,)`` unit context of each frame of this stream: ``M * class(first) +
-        class(last)`` of the unit frames ``[i * ratio, min((i + 1) * ratio, len(units)))`` it spans
-        (``ratio`` unit frames per frame of this stream; packets hold whole frames of both)."""
-        units = np.asarray(units, np.int64)
-        i = np.arange(num_frames, dtype=np.int64)
-        first = np.minimum(i * ratio, max(units.size - 1, 0))
-        last = np.minimum((i + 1) * ratio, units.size) - 1
-        if units.size == 0 and num_frames:
-            raise SrbTablesError("unit-conditioned F0 frames need their units")
-        c = self.unit_classes
-        if units.size and (units.min() < 0 or units.max() >= c.size):
-            raise SrbTablesError(f"units outside the {c.size} these tables classify")
-        return c[units[first]] * self.num_classes + c[units[last]] if num_frames else np.zeros(0, np.int64)
+        """This stream's :func:`unit_context` under its unit classes."""
+        return unit_context(self.unit_classes, self.num_classes, units, num_frames, ratio)
 
     @classmethod
     def uniform(cls, vocab: int, coding: str = "runlength", max_run: int = 32) -> "StreamTables":
@@ -202,8 +191,7 @@ class StreamTables:
         ``prev1 + (vocab + 1) * prev2``), as coded."""
         if self.trigram is not None:
             prev1 = ctx % (self.vocab + 1)
-            beta = self.trigram_beta
-            row = (self.trigram[ctx] + beta * self.symbol[prev1]) / (self._trigram_totals[ctx] + beta)
+            row = self._trigram_probs(ctx, np.arange(self.vocab))
         else:
             prev1 = ctx
             row = self.symbol[ctx if self.symbol.shape[0] > 1 else 0]
@@ -333,6 +321,28 @@ def fit_stream_tables(
     return StreamTables(vocab, coding, max_run, sym_counts, dur_counts + alpha, tri_counts, trigram_beta)
 
 
+def frame_unit_bounds(num_units: int, num_frames: int, ratio: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, last)`` unit frame of each of ``num_frames`` frames spanning ``ratio`` unit frames:
+    ``[i * ratio, min((i + 1) * ratio, num_units))``, the first clipped to the last unit."""
+    i = np.arange(num_frames, dtype=np.int64)
+    return np.minimum(i * ratio, max(num_units - 1, 0)), np.minimum((i + 1) * ratio, num_units) - 1
+
+
+def unit_context(classes: np.ndarray, num_classes: int, units: np.ndarray, num_frames: int, ratio: int) -> np.ndarray:
+    """``(num_frames,)`` unit context of each frame: ``M * class(first) + class(last)`` of the unit
+    frames it spans (:func:`frame_unit_bounds`; ``ratio`` unit frames per frame, packets hold whole
+    frames of both)."""
+    units = np.asarray(units, np.int64)
+    if units.size == 0 and num_frames:
+        raise SrbTablesError("unit-conditioned F0 frames need their units")
+    if units.size and (units.min() < 0 or units.max() >= classes.size):
+        raise SrbTablesError(f"units outside the {classes.size} these tables classify")
+    if not num_frames:
+        return np.zeros(0, np.int64)
+    first, last = frame_unit_bounds(units.size, num_frames, ratio)
+    return classes[units[first]] * num_classes + classes[units[last]]
+
+
 def unit_classes_by_f0(f0_seqs, unit_seqs, f0_vocab: int, unit_vocab: int, ratio: int, num_classes: int,
                        alpha: float = 0.5, iterations: int = 30, seed: int = 0) -> np.ndarray:
     """``(unit_vocab,)`` classes of the units by what F0 code tends to go with them: k-means (squared
@@ -342,7 +352,7 @@ def unit_classes_by_f0(f0_seqs, unit_seqs, f0_vocab: int, unit_vocab: int, ratio
     for f, u in zip(f0_seqs, unit_seqs):
         f, u = np.asarray(f, np.int64), np.asarray(u, np.int64)
         if f.size and u.size:
-            np.add.at(d, (u[np.minimum(np.arange(f.size) * ratio, u.size - 1)], f), 1.0)
+            np.add.at(d, (u[frame_unit_bounds(u.size, f.size, ratio)[0]], f), 1.0)
     d /= d.sum(axis=1, keepdims=True)
     m = min(num_classes, unit_vocab)
     means = d[np.random.default_rng(seed).choice(unit_vocab, m, replace=False)]
@@ -373,14 +383,12 @@ def fit_f0_given_units(
     """
     f0_seqs, unit_seqs = [np.asarray(f, np.int32) for f in f0_seqs], [np.asarray(u, np.int64) for u in unit_seqs]
     classes = unit_classes_by_f0(f0_seqs, unit_seqs, f0_vocab, unit_vocab, ratio, num_classes, alpha)
-    m = int(classes.max()) + 1 if classes.size else 1
-    m = max(m, min(num_classes, unit_vocab))
-    proto = StreamTables(f0_vocab, "frame", 0, np.ones(((f0_vocab + 1) * m * m, f0_vocab)), np.ones((1, 1)),
-                         unit_classes=classes, num_classes=m)
+    m = min(num_classes, unit_vocab)  # the k-means' class count
     sym_counts = np.zeros(((f0_vocab + 1) * m * m, f0_vocab))
     for f, u in zip(f0_seqs, unit_seqs):
         starts = None if packet_frames is None else np.arange(0, max(f.size, 1), packet_frames)
-        ctx, sym = proto.events(f, starts, units=u, ratio=ratio).select(SYMBOL)
+        extra = unit_context(classes, m, u, f.size, ratio)
+        ctx, sym = events(f, f0_vocab, "frame", 0, starts, extra=extra).select(SYMBOL)
         np.add.at(sym_counts, (ctx, sym), 1.0)
     return StreamTables(f0_vocab, "frame", 0, sym_counts + alpha, np.ones((1, 1)), unit_classes=classes, num_classes=m)
 

@@ -96,14 +96,16 @@ def main(argv=None) -> None:
     pq_error = float((speaker.dequantize(speaker.quantize(vecs)) - vecs).pow(2).mean() / vecs.var(dim=0).sum() * spk_cfg.dim)
 
     k, nf = content.config.num_units, f0vq.config.num_codes
+    profile = Profile(16000, 320, 1280, speaker_ids=len(names), speaker_codebook=spk_cfg.codebook_size,
+                      speaker_length=spk_cfg.groups)
+    ratio = profile.f0_hop // profile.unit_hop  # unit frames per F0 frame
+    f0_packet = PACKET_FRAMES // ratio  # F0 frames per packet
     tables = EntropyTables(
         fit_stream_tables(units, k, "runlength", 32, symbol_order=args.unit_order, packet_frames=PACKET_FRAMES,
                           trigram_beta=args.trigram_beta),
-        fit_f0_given_units(f0, units, nf, k, ratio=1280 // 320, num_classes=args.f0_unit_classes,
-                           packet_frames=PACKET_FRAMES * 320 // 1280)
-        if args.f0_unit_classes else fit_stream_tables(f0, nf, "frame", packet_frames=PACKET_FRAMES * 320 // 1280),
-        Profile(16000, 320, 1280, speaker_ids=len(names), speaker_codebook=spk_cfg.codebook_size,
-                speaker_length=spk_cfg.groups),
+        fit_f0_given_units(f0, units, nf, k, ratio=ratio, num_classes=args.f0_unit_classes, packet_frames=f0_packet)
+        if args.f0_unit_classes else fit_stream_tables(f0, nf, "frame", packet_frames=f0_packet),
+        profile,
     )
     card = {
         "training_data": "../shared/data/train (3.5 h, 482 speakers: LibriSpeech, LJSpeech, speechocean762)",

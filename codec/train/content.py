@@ -366,8 +366,7 @@ def main(argv=None):
     t = time.time()
     corpus = UnitCorpus.from_files(args.units, args.data / "train")
     if cfg.soft_weight > 0:
-        with np.load(args.units, allow_pickle=False) as z:
-            offsets = z["unit_offsets"]
+        offsets = np.r_[0, np.cumsum(corpus.frames)]  # the units file's offsets: the teacher's frames, in order
         corpus.soft = soft_units(args.teacher_dir, "train", np.load(args.teacher_dir / f"kmeans_k{k}.npy"),
                                  args.soft_temperature, offsets)
         hard = np.concatenate([s.argmax(1) for s in corpus.soft]) == np.concatenate(corpus.units)
