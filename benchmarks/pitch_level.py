@@ -14,6 +14,9 @@ the report does), with the report's judge (Praat, one pass, 50-800 Hz) on origin
    stretch-then-resample, ``codec.synth``), decode again and measure GPE, VDE, FFE, STOI, MCD and
    Resemblyzer speaker cosine against the plain decode. The offset used is the judge's own, so
    this is the best case for the idea.
+4. for a model that sends the pitch statistics (format 1.2): how far the decoded level follows
+   the level byte, decoding again with it moved by -300 and +300 cents (12 steps) and measuring
+   the median shift against the plain decode (a decoder that obeys moves 300 cents).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def main(argv=None) -> int:
     spk = M.SpeakerSimilarity()
     totals = {k: dict(f0=M.F0Counts(), stoi=[], mcd=[], spk=[]) for k in ("plain", "corrected")}
     oracle, offsets = M.F0Counts(), []
+    response = {-12: [], 12: []}
     for r in rows:
         x, sr = sf.read(str(r.path), dtype="float32")
         streams = codec.encode_streams(x, sr)
@@ -79,12 +83,19 @@ def main(argv=None) -> int:
                 offset, _ = level_offset(fr, fd)
                 offsets.append(offset)
                 oracle = oracle + M.f0_counts(fr, fd * 2 ** (-offset / 1200))
+                if streams.pitch_stats is not None:
+                    level, spread = streams.pitch_stats
+                    f_plain = M.praat_f0(y)
+                    for step in response:
+                        moved = dataclasses.replace(streams, pitch_stats=(min(255, max(0, level + step)), spread))
+                        response[step].append(level_offset(f_plain, M.praat_f0(codec.decode_streams(moved)))[0])
         print(f"{r.key}: offset {offset:+.0f} cents", flush=True)
     a = np.abs(np.array(offsets))
     lines = [
         "# Pitch level: how much of srb's F0 error it is, and an encoder-side correction",
         "",
-        f"`python -m benchmarks.pitch_level --data {args.data} --every {args.every}` (model {codec.model_id:08x}; "
+        f"`python -m benchmarks.pitch_level --data {args.data} --every {args.every}"
+        f"{f' --model {args.model}' if args.model else ''}` (model {codec.model_id:08x}; "
         f"{len(rows)} files; judge: Praat one pass 50-800 Hz; {time.perf_counter() - t0:.0f} s).",
         "",
         f"Level offset of the decoded speech (|median cents| over files): 25 % {np.percentile(a, 25):.0f}, "
@@ -94,6 +105,14 @@ def main(argv=None) -> int:
         f"GPE {100 * totals['plain']['f0'].gpe:.2f} %; with each file's level offset removed from the decoded "
         f"track (oracle, analysis only): {100 * oracle.gpe:.2f} %.",
         "",
+    ]
+    if response[12]:
+        lines += [
+            f"Level byte moved by -300 / +300 cents: the decoded level moves a median {np.median(response[-12]):+.0f} / "
+            f"{np.median(response[12]):+.0f} cents.",
+            "",
+        ]
+    lines += [
         "| decode | GPE % | VDE % | FFE % | STOI | MCD dB | speaker cos |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]

@@ -23,6 +23,7 @@ class BitrateReport:
     duration: float
     header_bits: int
     speaker_bits: int
+    pitch_stats_bits: int  # the utterance's pitch level and spread (format 1.2), when sent
     units_bits: float
     durations_bits: float
     f0_bits: float
@@ -39,6 +40,7 @@ class BitrateReport:
             ("durations", self.durations_bits),
             ("f0", self.f0_bits),
             ("speaker", self.speaker_bits),
+            ("pitch level", self.pitch_stats_bits),
             ("header", self.header_bits),
             ("packet framing", self.framing_bits),
             ("coder overhead", self.coder_bits),
@@ -57,7 +59,8 @@ class BitrateReport:
             f"({h.packet_samples / h.sample_rate:.2f} s)",
             f"model {h.model_id:08x}  tables {h.tables_id:08x}{' (uniform)' if h.tables_id == 0 else ''}  "
             f"units K={h.unit_vocab} @ {h.sample_rate / h.unit_hop:g} Hz  F0 K={h.f0_vocab} @ "
-            f"{h.sample_rate / h.f0_hop:g} Hz ({h.f0_coding})  speaker {h.speaker.kind} of {h.speaker.alphabet}",
+            f"{h.sample_rate / h.f0_hop:g} Hz ({h.f0_coding})  speaker {h.speaker.kind} of {h.speaker.alphabet}"
+            + (f"  pitch level/spread {h.pitch_stats[0]}/{h.pitch_stats[1]}" if h.pitch_stats is not None else ""),
             f"{'stream':<16}{'bits':>10}{'bits/s':>10}{'share':>8}",
         ]
         for name, bits in self.lines():
@@ -83,11 +86,13 @@ def bitrate_report(data: bytes, tables: TablesArg = None) -> BitrateReport:
         framing += 8 * packet.framing_bytes
         payload += 8 * len(packet.payload)
     duration = h.num_samples / h.sample_rate
+    stats_bits = 16 if h.pitch_stats is not None else 0
     fixed = index_bits(h.unit_vocab) * h.sample_rate / h.unit_hop + index_bits(h.f0_vocab) * h.sample_rate / h.f0_hop
     return BitrateReport(
         duration=duration,
-        header_bits=8 * (h.size - h.speaker_bytes),
+        header_bits=8 * (h.size - h.speaker_bytes) - stats_bits,
         speaker_bits=8 * h.speaker_bytes,
+        pitch_stats_bits=stats_bits,
         units_bits=unit_bits,
         durations_bits=dur_bits,
         f0_bits=f0_bits,

@@ -5,6 +5,7 @@ Layout (multi-byte integers big-endian; "varint" is unsigned LEB128; docs/FORMAT
     header:  "SRB" | version u8 | flags u8 | model_id u32 | tables_id u32
              | varints: num_samples packet_frames
              | only if flag bit 2 (version 1.1): varint zigzag(pitch_cents)
+             | only if flag bit 3 (version 1.2): pitch level u8 | pitch spread u8
              | only if tables_id == 0, varints: sample_rate unit_hop f0_hop unit_vocab unit_max_run
                         f0_vocab [f0_max_run] speaker_alphabet [speaker_count]
              | speaker indices, fixed width, MSB first, zero-padded to a byte | crc16 u16
@@ -40,14 +41,19 @@ from .tables import MAX_RUN_LIMIT, EntropyTables
 
 MAGIC = b"SRB"
 VERSION_MAJOR = 1
-#: Newest minor version this reader knows. 1.1 added flag bit 2 (a pitch shift field). The writer
-#: still writes 1.0 whenever no 1.1 field is present, so files without edits keep their bytes and
-#: stay readable by 1.0 readers.
-VERSION_MINOR = 1
+#: Newest minor version this reader knows. 1.1 added flag bit 2 (a pitch shift field), 1.2 flag
+#: bit 3 (the utterance's pitch statistics). The writer writes the oldest version whose fields the
+#: file uses, so files without them keep their bytes and stay readable by older readers.
+VERSION_MINOR = 2
 FLAG_SPEAKER_VECTOR = 0x01
 FLAG_F0_RUNLENGTH = 0x02
 FLAG_PITCH = 0x04  # since 1.1: a pitch shift in cents follows packet_frames
-KNOWN_FLAGS = {0: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH, 1: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH}
+FLAG_PITCH_STATS = 0x08  # since 1.2: two bytes of pitch level and spread follow
+KNOWN_FLAGS = {
+    0: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH,
+    1: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH,
+    2: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH | FLAG_PITCH_STATS,
+}
 #: At most this many unit frames per packet (20 s at 50 Hz): with at least 4 bytes per packet this
 #: bounds the frames a file can make the decoder allocate to 256 per byte of input.
 MAX_PACKET_FRAMES = 1024
@@ -80,6 +86,7 @@ class Header:
     size: int = 0  # bytes, filled in by read_header
     speaker_bytes: int = 0  # bytes of the speaker indices
     pitch_cents: int = 0  # pitch shift the decoder applies (an edit, see bitstream.edit); 1.1 field
+    pitch_stats: tuple[int, int] | None = None  # (level, spread) bytes; 1.2 field
 
     @property
     def num_units(self) -> int:
@@ -136,15 +143,22 @@ def write_header(h: Header) -> bytes:
     )
     if h.pitch_cents:
         flags |= FLAG_PITCH
+    if h.pitch_stats is not None:
+        flags |= FLAG_PITCH_STATS
+        if len(h.pitch_stats) != 2 or not all(0 <= v <= 255 for v in h.pitch_stats):
+            raise SrbFormatError(f"pitch statistics must be two bytes, got {h.pitch_stats!r}")
     if not -MAX_PITCH_CENTS <= h.pitch_cents <= MAX_PITCH_CENTS:
         raise SrbFormatError(f"pitch shift must be within +-{MAX_PITCH_CENTS} cents, got {h.pitch_cents}")
+    minor = 2 if h.pitch_stats is not None else 1 if h.pitch_cents else 0  # the oldest that has the fields
     out = bytearray(MAGIC)
-    out.append((VERSION_MAJOR << 4) | (1 if h.pitch_cents else 0))  # 1.0 unless a 1.1 field is used
+    out.append((VERSION_MAJOR << 4) | minor)
     out.append(flags)
     out += h.model_id.to_bytes(4, "big") + h.tables_id.to_bytes(4, "big")
     out += write_varint(h.num_samples) + write_varint(h.packet_frames)
     if h.pitch_cents:
         out += write_varint(_zigzag(h.pitch_cents))
+    if h.pitch_stats is not None:
+        out += bytes(h.pitch_stats)
     if h.tables_id == 0:
         for value in (h.sample_rate, h.unit_hop, h.f0_hop, h.unit_vocab, h.unit_max_run, h.f0_vocab):
             out += write_varint(value)
@@ -214,6 +228,7 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
     num_samples = r.varint("num_samples", MAX_SAMPLES)
     packet_frames = r.varint("packet_frames", MAX_PACKET_FRAMES, 1)
     pitch_cents = _unzigzag(r.varint("pitch shift", 2 * MAX_PITCH_CENTS, 1)) if flags & FLAG_PITCH else 0
+    pitch_stats = (r.u8(), r.u8()) if flags & FLAG_PITCH_STATS else None
     if tables_id == 0:
         sample_rate = r.varint("sample_rate", MAX_SAMPLE_RATE, 1)
         unit_hop = r.varint("unit_hop", MAX_HOP, 1)
@@ -264,6 +279,7 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
         size=r.offset,
         speaker_bytes=speaker_bytes,
         pitch_cents=pitch_cents,
+        pitch_stats=pitch_stats,
     )
     if not check_room:
         return h

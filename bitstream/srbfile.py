@@ -60,6 +60,7 @@ def write_srb(streams: Streams, tables: EntropyTables | None = None, packet_fram
         speaker=streams.speaker,
         tables=tables,
         pitch_cents=streams.pitch_cents,
+        pitch_stats=streams.pitch_stats,
     )
     packets = range(h.num_packets)
     unit_starts = [h.unit_span(p)[0] for p in packets]
@@ -121,6 +122,7 @@ def _streams(h: Header, units: np.ndarray, f0: np.ndarray) -> Streams:
         f0_vocab=h.f0_vocab,
         model_id=h.model_id,
         pitch_cents=h.pitch_cents,
+        pitch_stats=h.pitch_stats,
     )
 
 

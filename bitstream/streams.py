@@ -131,6 +131,10 @@ class Streams:
         pitch_cents: pitch shift the decoder applies, in cents (an edit made in the bitstream,
             see :mod:`bitstream.edit`; F0 codes are per-utterance normalised, so a shift of the
             pitch level cannot be expressed in them). 0 = none.
+        pitch_stats: ``(level, spread)``, two bytes describing the utterance's pitch level and
+            spread, which the per-utterance normalised F0 codes leave out (their meaning is the
+            model's business: srb's is in ``codec.pitch.stats_code``); ``None`` = not sent
+            (a model without them, or nothing voiced).
     """
 
     units: np.ndarray
@@ -144,6 +148,7 @@ class Streams:
     f0_vocab: int = 21
     model_id: int = 0
     pitch_cents: int = 0
+    pitch_stats: tuple[int, int] | None = None
 
     def __post_init__(self):
         for name, value, lo, hi in (
@@ -159,6 +164,13 @@ class Streams:
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
                 raise SrbStreamsError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
             object.__setattr__(self, name, int(value))
+        if self.pitch_stats is not None:
+            stats = tuple(self.pitch_stats)
+            if len(stats) != 2 or not all(
+                isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= 255 for v in stats
+            ):
+                raise SrbStreamsError(f"pitch_stats must be two integers in [0, 255], got {self.pitch_stats!r}")
+            object.__setattr__(self, "pitch_stats", (int(stats[0]), int(stats[1])))
         if not isinstance(self.speaker, SpeakerCode):
             raise SrbStreamsError(f"speaker must be a SpeakerCode, got {type(self.speaker).__name__}")
         object.__setattr__(
@@ -193,7 +205,7 @@ class Streams:
             and all(
                 getattr(self, k) == getattr(other, k)
                 for k in ("num_samples", "sample_rate", "unit_hop", "f0_hop", "unit_vocab", "f0_vocab", "model_id",
-                          "pitch_cents")
+                          "pitch_cents", "pitch_stats")
             )
         )
 

@@ -77,7 +77,7 @@ class Codec:
         n = wav.numel()
         units = self.content.units(wav[None])[0].to(torch.int32).numpy()
         f0 = pitch.extract_f0(wav.numpy(), self.sample_rate)
-        lf0, voiced, _ = pitch.normalise(f0)
+        lf0, voiced, stats = pitch.normalise(f0)
         x = self.f0vq.make_input(torch.from_numpy(lf0)[None], torch.from_numpy(voiced)[None])
         codes = self.f0vq.encode(x)[0].to(torch.int32).numpy()
         n_f0 = -(-n // self.config.f0_hop)
@@ -101,7 +101,13 @@ class Codec:
             unit_vocab=self.tables.units.vocab,
             f0_vocab=self.tables.f0.vocab,
             model_id=self.model_id,
+            pitch_stats=self.pitch_stats_code(stats),
         )
+
+    def pitch_stats_code(self, stats: pitch.F0Stats) -> tuple[int, int] | None:
+        """What the streams carry of the utterance's pitch statistics: their bytes for a decoder
+        that takes them, else nothing."""
+        return pitch.stats_code(stats) if self.decoder.config.pitch_stats else None
 
     def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None) -> bytes:
         """Speech -> bytes of an ``.srb`` file. Same input, same bytes."""
@@ -136,7 +142,7 @@ class Codec:
         if streams.num_samples == 0:
             return np.zeros(0, np.float32)
         spk = self.speaker_vector(streams.speaker)
-        wav = synthesize(self.decoder, streams.units, streams.f0, spk, streams.pitch_cents)[: streams.num_samples]
+        wav = synthesize(self.decoder, streams.units, streams.f0, spk, streams.pitch_cents, streams.pitch_stats)[: streams.num_samples]
         return np.clip(wav, -1.0, 1.0).astype(np.float32)
 
     def decode(self, data: bytes) -> tuple[np.ndarray, int]:

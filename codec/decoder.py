@@ -36,6 +36,10 @@ class DecoderConfig(BaseModel):
     f0_hop: int = 1280  # samples per F0 code (12.5 Hz)
     hop: int = 160  # samples per decoder frame (100 Hz)
     n_fft: int = 640
+    #: Also take the utterance's pitch level and spread (mean and standard deviation of log-F0),
+    #: which the F0 codes normalise away; without them the decoder guesses both from the speaker
+    #: vector (docs/PITCH.md measures how far off that lands).
+    pitch_stats: bool = False
 
 
 class AdaLayerNorm(nn.Module):
@@ -54,6 +58,33 @@ class AdaLayerNorm(nn.Module):
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         # x: (B, T, C), cond: (B, D)
         return self.norm(x) * self.scale(cond)[:, None] + self.shift(cond)[:, None]
+
+
+#: Typical mean and spread of an utterance's log-F0 (natural log of Hz) in srb's training speech
+#: (train split: median level 208 Hz; spread 0.18 = 260 cents on average), to feed the pitch
+#: statistics to :class:`PitchStatsProjection` at unit scale.
+PITCH_STATS_CENTER = (5.33, 0.15)
+PITCH_STATS_SCALE = (0.29, 0.066)
+
+
+class PitchStatsProjection(nn.Module):
+    """Utterance pitch statistics -> an offset of the speaker vector.
+
+    A small MLP whose last layer starts at zero, so adding it to a trained decoder leaves that
+    decoder's output unchanged until the projection is trained.
+    """
+
+    def __init__(self, speaker_dim: int, hidden: int = 64):
+        super().__init__()
+        self.register_buffer("center", torch.tensor(PITCH_STATS_CENTER), persistent=False)
+        self.register_buffer("scale", torch.tensor(PITCH_STATS_SCALE), persistent=False)
+        self.net = nn.Sequential(nn.Linear(2, hidden), nn.SiLU(), nn.Linear(hidden, speaker_dim))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, stats: torch.Tensor) -> torch.Tensor:
+        # stats: (B, 2) mean and std of log-F0 -> (B, speaker_dim)
+        return self.net((stats.float() - self.center) / self.scale)
 
 
 class ConvNeXtBlock(nn.Module):
@@ -87,6 +118,7 @@ class Decoder(nn.Module):
         self.unit_emb = nn.Embedding(c.num_units, c.embed_dim)
         self.f0_emb = nn.Embedding(c.num_f0, c.embed_dim)
         self.spk_proj = nn.Linear(c.speaker_dim, c.embed_dim)
+        self.pitch_proj = PitchStatsProjection(c.speaker_dim) if c.pitch_stats else None
         self.conv_in = nn.Conv1d(3 * c.embed_dim, c.channels, c.kernel, padding=c.kernel // 2)
         self.blocks = nn.ModuleList(
             ConvNeXtBlock(c.channels, c.intermediate, c.kernel, c.speaker_dim, 1.0 / c.layers) for _ in range(c.layers)
@@ -99,18 +131,24 @@ class Decoder(nn.Module):
     def from_config(cls, config: DecoderConfig | dict) -> "Decoder":
         return cls(config if isinstance(config, DecoderConfig) else DecoderConfig(**config))
 
-    def forward(self, units: torch.Tensor, f0: torch.Tensor, speaker: torch.Tensor) -> torch.Tensor:
+    def forward(self, units: torch.Tensor, f0: torch.Tensor, speaker: torch.Tensor,
+                pitch: torch.Tensor | None = None) -> torch.Tensor:
         """Synthesize.
 
         Args:
             units: ``(B, T)`` int64 units at the unit rate.
             f0: ``(B, ceil(T * unit_hop / f0_hop))`` int64 F0 codes.
             speaker: ``(B, speaker_dim)`` speaker embeddings.
+            pitch: ``(B, 2)`` mean and standard deviation of each utterance's log-F0 (natural log
+                of Hz), used when the config has ``pitch_stats``; ``None`` (e.g. nothing voiced)
+                leaves the level and spread to the speaker vector.
 
         Returns:
             ``(B, T * unit_hop)`` waveform in [-1, 1] (approximately).
         """
         c = self.config
+        if pitch is not None and self.pitch_proj is not None:
+            speaker = speaker + self.pitch_proj(pitch).to(speaker.dtype)
         frames = units.shape[1]
         u = self.unit_emb(units)
         f = self.f0_emb(f0).repeat_interleave(c.f0_hop // c.unit_hop, dim=1)[:, :frames]

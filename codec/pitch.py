@@ -208,6 +208,31 @@ def denormalise(lf0_norm, voiced, stats: F0Stats) -> np.ndarray:
     return np.where(v, np.exp(z * stats.std + stats.mean), 0.0).astype(np.float32)
 
 
+#: The pitch statistics travel as two bytes (docs/FORMAT.md, header field of format 1.2): the
+#: level (mean log-F0) in 25-cent steps above 40 Hz, which spans 40 Hz to 1.7 kHz, and the
+#: spread (standard deviation of log-F0) in 4-cent steps up to 1020 cents. Rounding errs by at most
+#: 12.5 and 2 cents, far inside the 20 % (316 cents) a gross pitch error needs.
+LEVEL_REF_HZ = 40.0
+LEVEL_STEP_CENTS = 25.0
+SPREAD_STEP_CENTS = 4.0
+_CENTS_PER_LOG = 1200.0 / np.log(2.0)
+
+
+def stats_code(stats: F0Stats) -> tuple[int, int] | None:
+    """``(level, spread)`` bytes for an utterance's :class:`F0Stats`; ``None`` when nothing is voiced."""
+    if stats.num_voiced == 0:
+        return None
+    level = (stats.mean - np.log(LEVEL_REF_HZ)) * _CENTS_PER_LOG / LEVEL_STEP_CENTS
+    spread = stats.std * _CENTS_PER_LOG / SPREAD_STEP_CENTS
+    return int(np.clip(round(level), 0, 255)), int(np.clip(round(spread), 0, 255))
+
+
+def stats_from_code(level: int, spread: int) -> F0Stats:
+    """The :class:`F0Stats` a ``(level, spread)`` pair stands for (``num_voiced`` unknown: 1)."""
+    mean = np.log(LEVEL_REF_HZ) + level * LEVEL_STEP_CENTS / _CENTS_PER_LOG
+    return F0Stats(float(mean), max(float(spread * SPREAD_STEP_CENTS / _CENTS_PER_LOG), MIN_LOG_STD), 1)
+
+
 def cents(f: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """``1200 log2(f / ref)`` (only meaningful where both are voiced)."""
     return 1200.0 * np.log2(np.maximum(f, 1e-6) / np.maximum(ref, 1e-6))
@@ -216,4 +241,5 @@ def cents(f: np.ndarray, ref: np.ndarray) -> np.ndarray:
 __all__ = [
     "SAMPLE_RATE", "HOP", "FRAME_RATE", "F0Stats", "num_frames", "frame_times", "check_audio",
     "extract_f0", "normalise", "denormalise", "to_grid", "cents", "praat_f0", "utterance_range",
+    "stats_code", "stats_from_code", "LEVEL_REF_HZ", "LEVEL_STEP_CENTS", "SPREAD_STEP_CENTS",
 ]

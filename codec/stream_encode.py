@@ -152,7 +152,7 @@ def encode_file_stream(codec, path, speaker_id: int | None = None) -> Streams:
     units = np.concatenate(unit_parts)
 
     # F0 codes: normalised over the whole file, coded in windows of one packet.
-    lf0, voiced, _ = pitch.normalise(f0)
+    lf0, voiced, stats = pitch.normalise(f0)
     x = codec.f0vq.make_input(torch.from_numpy(lf0)[None], torch.from_numpy(voiced)[None])
     n_f0 = -(-n // cfg.f0_hop)
     per = block // hop  # 100 Hz frames per packet (a multiple of 8)
@@ -186,6 +186,7 @@ def encode_file_stream(codec, path, speaker_id: int | None = None) -> Streams:
         unit_vocab=codec.tables.units.vocab,
         f0_vocab=codec.tables.f0.vocab,
         model_id=codec.model_id,
+        pitch_stats=codec.pitch_stats_code(stats),
     )
 
 

@@ -137,7 +137,7 @@ class StreamDecoder:
                 f0[lo - fa : hi - fa], f0_lost[lo - fa : hi - fa] = qf[lo - g0 : hi - g0], False
         units = hold_fill(units, units_lost)
         f0 = hold_fill(f0, f0_lost)
-        wav = synthesize(self.codec.decoder, units, f0, self._speaker, h.pitch_cents)
+        wav = synthesize(self.codec.decoder, units, f0, self._speaker, h.pitch_cents, h.pitch_stats)
         s0, s1 = h.sample_span(p)
         audio = wav[(u0 - a) * h.unit_hop :][: s1 - s0]
         reason = self._packets[p][2]

@@ -26,6 +26,8 @@ import torchaudio
 
 from bitstream.edit import resample_nearest, stretch_runs
 
+from .pitch import stats_from_code
+
 #: Fade of concealed (lost) audio: out over this long after the last intact packet, in before the next.
 LOSS_FADE_S = 0.1
 
@@ -44,7 +46,8 @@ def pitch_ratio(cents: int) -> Fraction:
 
 
 @torch.inference_mode()
-def synthesize(decoder, units: np.ndarray, f0: np.ndarray, speaker: torch.Tensor, pitch_cents: int = 0) -> np.ndarray:
+def synthesize(decoder, units: np.ndarray, f0: np.ndarray, speaker: torch.Tensor, pitch_cents: int = 0,
+               pitch_stats: tuple[int, int] | None = None) -> np.ndarray:
     """``(len(units) * unit_hop,)`` float32 audio (not clamped) for a window of streams.
 
     Args:
@@ -53,6 +56,8 @@ def synthesize(decoder, units: np.ndarray, f0: np.ndarray, speaker: torch.Tensor
         f0: the F0 codes covering it (``ceil(T * unit_hop / f0_hop)``).
         speaker: ``(1, dim)`` speaker vector.
         pitch_cents: pitch shift to apply (see module doc).
+        pitch_stats: the utterance's ``(level, spread)`` bytes (:func:`codec.pitch.stats_code`),
+            for a decoder that takes them; ``None`` leaves the pitch level to the speaker vector.
     """
     c = decoder.config
     length = len(units) * c.unit_hop
@@ -63,11 +68,19 @@ def synthesize(decoder, units: np.ndarray, f0: np.ndarray, speaker: torch.Tensor
         f0 = resample_nearest(f0, -(-n * c.unit_hop // c.f0_hop))
     u = torch.from_numpy(np.asarray(units, np.int64))[None]
     f = torch.from_numpy(np.asarray(f0, np.int64))[None]
-    wav = decoder(u, f, speaker)[0]
+    wav = decoder(u, f, speaker, stats_tensor(pitch_stats))[0]
     if pitch_cents:
         wav = torchaudio.functional.resample(wav, r.numerator, r.denominator)
         wav = torch.nn.functional.pad(wav, (0, max(0, length - wav.numel())))
     return wav[:length].numpy().astype(np.float32)
+
+
+def stats_tensor(pitch_stats: tuple[int, int] | None) -> torch.Tensor | None:
+    """``(1, 2)`` log-F0 mean and std the decoder takes, from the transmitted bytes."""
+    if pitch_stats is None:
+        return None
+    st = stats_from_code(*pitch_stats)
+    return torch.tensor([[st.mean, st.std]], dtype=torch.float32)
 
 
 def fade_gain(num: int, fade_out: bool, fade_in: bool, sample_rate: int) -> np.ndarray:

@@ -9,6 +9,11 @@ What it adds on top of the trained weights:
 - the product quantizer of unseen speakers' vectors (k-means on the training utterances' vectors);
 - the entropy tables, counted from the training split's units and F0 codes as the coder cuts them
   into packets (bigram units, durations given the unit, per-frame bigram F0; docs/FORMAT.md).
+
+With ``--reuse BUNDLE`` only the decoder is new: content encoder, F0 VQ-VAE, speaker encoder
+(table and quantizer included) and entropy tables are copied from BUNDLE, so the new bundle codes
+every file exactly as BUNDLE does and differs only in how it decodes (a decoder fine-tuned from
+BUNDLE's, measured against it with nothing else moving).
 """
 
 from __future__ import annotations
@@ -43,12 +48,15 @@ def speaker_vectors(speaker: SpeakerEncoder, data: Path, paths, max_seconds: flo
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--content", required=True)
-    ap.add_argument("--f0vq", required=True)
+    ap.add_argument("--content")
+    ap.add_argument("--f0vq")
     ap.add_argument("--decoder-run", required=True, help="folder with config.json and checkpoint.pt")
-    ap.add_argument("--units", required=True, help="training split's units (codec.train.units)")
-    ap.add_argument("--f0-codes", required=True, help="training split's F0 codes (codec.train.f0vq)")
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--units", help="training split's units (codec.train.units)")
+    ap.add_argument("--f0-codes", help="training split's F0 codes (codec.train.f0vq)")
+    ap.add_argument("--data")
+    ap.add_argument("--reuse", default=None,
+                    help="bundle whose content, F0, speaker models and tables to keep (then --units, --f0-codes, "
+                         "--data are not needed)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", default="srb-default")
     ap.add_argument("--card", default="{}", help="JSON merged into the model card")
@@ -69,6 +77,11 @@ def main(argv=None) -> None:
     state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
     decoder = Decoder(DecoderConfig(**cfg["decoder"]))
     decoder.load_state_dict(state["modules"]["decoder"])
+    if args.reuse:
+        return swap_decoder(Path(args.reuse), decoder, int(state["step"]), args)
+    if not (args.content and args.f0vq and args.units and args.f0_codes and args.data):
+        raise SystemExit("srb train bundle: error: --content, --f0vq, --units, --f0-codes and --data are needed "
+                         "(or --reuse)")
     content = ContentEncoder.load(args.content)
     f0vq = F0VQVAE.load(args.f0vq)
 
@@ -126,6 +139,19 @@ def main(argv=None) -> None:
     size = sum(f.stat().st_size for f in Path(args.out).iterdir()) / 1e6
     print(f"bundle {args.out}: model id {model_id:08x}, {size:.1f} MB, tables {tables.tables_id:08x}, "
           f"speaker PQ relative error {pq_error:.3f}, {time.time() - t0:.0f} s")
+
+
+def swap_decoder(reuse: Path, decoder: Decoder, steps: int, args) -> None:
+    """Write ``reuse``'s bundle with ``decoder`` in place of its own (see the module doc)."""
+    from codec.bundle import load_bundle
+
+    old_config, modules, tables, old_id = load_bundle(reuse)
+    card = {**old_config.card, "decoder_steps": steps, "decoder_from": f"{old_config.name} ({old_id:08x})",
+            **json.loads(args.card)}
+    config = old_config.model_copy(update={"name": args.name, "decoder": decoder.config.model_dump(), "card": card})
+    model_id = save_bundle(args.out, config, {**modules, "decoder": decoder}, tables)
+    print(f"bundle {args.out}: model id {model_id:08x}, decoder from {args.decoder_run}, the rest from {reuse} "
+          f"(tables {tables.tables_id:08x})")
 
 
 if __name__ == "__main__":

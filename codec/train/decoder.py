@@ -4,7 +4,10 @@
         --data ../shared/data/train --out runs/decoder [--minutes 60] [--device auto]
 
 Streams files hold concatenated ``units``/``unit_offsets`` (50 Hz), ``f0``/``f0_offsets``
-(12.5 Hz codes; read from ``--f0-codes`` when given), ``paths`` relative to ``--data``. Each step
+(12.5 Hz codes; read from ``--f0-codes`` when given), ``paths`` relative to ``--data``. With
+``--f0-hz`` (the F0 tracks ``srb train f0vq`` caches, ``.cache/f0/train.npz``) each utterance's
+pitch level and spread go to a decoder whose config has ``pitch_stats``, quantised exactly as the
+bitstream sends them (``codec.pitch.stats_code``). Each step
 takes random 1.28 s crops aligned to F0 frames, a second random crop of the same utterance for the
 speaker encoder (so it cannot copy the content it should not carry), and trains with a mel L1 loss;
 after ``--gan-after`` steps the discriminators join (least-squares GAN + feature matching, the
@@ -41,7 +44,8 @@ class StreamsCorpus:
     """Audio (int16 in memory) with its unit and F0 streams, sliced into aligned random crops."""
 
     def __init__(self, streams: Path, data: Path | None, f0_codes: Path | None = None, audio: list | None = None,
-                 unit_hop: int = 320, f0_hop: int = 1280, audio_ext: str | None = None, workers: int = 1):
+                 unit_hop: int = 320, f0_hop: int = 1280, audio_ext: str | None = None, workers: int = 1,
+                 f0_hz: Path | None = None):
         with np.load(streams, allow_pickle=False) as z:
             self.units = np.split(z["units"], z["unit_offsets"][1:-1])
             f0_src = z
@@ -51,6 +55,7 @@ class StreamsCorpus:
             self.num_samples = z["num_samples"].astype(np.int64)
             self.speaker = z["speaker"].astype(np.int64)
             paths = [str(p) for p in z["paths"]]
+        self.pitch = utterance_pitch_stats(f0_hz, paths) if f0_hz is not None else None
         if audio is None:
             audio = read_all([data / p for p in paths], audio_ext, workers)
         self.audio = audio
@@ -61,12 +66,14 @@ class StreamsCorpus:
         return len(self.audio)
 
     def batch(self, rng: np.random.Generator, size: int, f0_frames: int, ref_seconds: float):
-        """``(wav (B, N), units (B, T), f0 (B, T/4), ref (B, M))`` float32/int64 tensors."""
+        """``(wav (B, N), units (B, T), f0 (B, T/4), ref (B, M), pitch)`` float32/int64 tensors;
+        ``pitch`` is ``(B, 2)`` log-F0 mean and std, or ``None`` without ``f0_hz``."""
         n = f0_frames * self.f0_hop
         eligible = np.flatnonzero(self.num_samples >= n)
         wavs, units, f0s, refs = [], [], [], []
         m = int(ref_seconds * 16000)
-        for i in rng.choice(eligible, size):
+        picks = rng.choice(eligible, size)
+        for i in picks:
             usable = min(len(self.f0[i]), self.num_samples[i] // self.f0_hop)
             start = int(rng.integers(0, max(1, usable - f0_frames + 1)))
             s0 = start * self.f0_hop
@@ -82,7 +89,28 @@ class StreamsCorpus:
             refs.append(np.pad(ref, (0, m - ref.size), mode="wrap") if ref.size else np.zeros(m, np.int16))
         to_f = lambda xs: torch.from_numpy(np.stack(xs).astype(np.float32) / 32768.0)  # noqa: E731
         to_i = lambda xs: torch.from_numpy(np.stack(xs).astype(np.int64))  # noqa: E731
-        return to_f(wavs), to_i(units), to_i(f0s), to_f(refs)
+        pitch = None if self.pitch is None else torch.from_numpy(self.pitch[picks])
+        return to_f(wavs), to_i(units), to_i(f0s), to_f(refs), pitch
+
+
+def utterance_pitch_stats(f0_hz: Path, paths: list[str]) -> np.ndarray:
+    """``(N, 2)`` float32 log-F0 mean and std of each path's utterance as the decoder receives them
+    (quantised and back, see :func:`codec.pitch.stats_code`); an utterance with nothing voiced gets
+    the typical values (it is sent without statistics, which the decoder cannot be trained on)."""
+    from codec import pitch as P
+    from codec.decoder import PITCH_STATS_CENTER
+
+    with np.load(f0_hz, allow_pickle=False) as z:
+        tracks = dict(zip((str(p) for p in z["paths"]), np.split(z["f0"], z["offsets"][1:-1])))
+    out = np.tile(np.float32(PITCH_STATS_CENTER), (len(paths), 1))
+    for i, p in enumerate(paths):
+        if p not in tracks:
+            raise KeyError(f"{p}: no F0 track in {f0_hz}")
+        code = P.stats_code(P.normalise(tracks[p])[2])
+        if code is not None:
+            st = P.stats_from_code(*code)
+            out[i] = (st.mean, st.std)
+    return out
 
 
 def read_all(paths: list[Path], ext: str | None = None, workers: int = 1) -> list[np.ndarray]:
@@ -118,6 +146,24 @@ class MelLoss(torch.nn.Module):
         return loss / len(self.mels)
 
 
+class HarmonicLoss(torch.nn.Module):
+    """L1 between log-magnitude spectra below ``max_hz`` at a fine resolution (2048-point STFT,
+    7.8 Hz bins), where harmonics are resolved: the mel loss's coarse low bands barely notice a
+    pitch a semitone off, this loss does (``--harmonic-weight``)."""
+
+    def __init__(self, sample_rate: int = 16000, n_fft: int = 2048, max_hz: float = 1000.0):
+        super().__init__()
+        self.n_fft, self.bins = n_fft, int(max_hz * n_fft / sample_rate) + 1
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        def logmag(x):
+            spec = torch.stft(x.float(), self.n_fft, self.n_fft // 8, window=self.window, return_complex=True)
+            return torch.log(spec[:, : self.bins].abs() + 1e-4)
+
+        return F.l1_loss(logmag(fake), logmag(real))
+
+
 def init_matching(path: Path, modules: dict, reinit: tuple[str, ...] = ()) -> None:
     """Copy every tensor of a previous run's checkpoint (or a model bundle's folder) whose name and
     shape still match, except those named ``module.prefix...`` in ``reinit`` (e.g.
@@ -150,8 +196,11 @@ def train(args) -> list[dict]:
     spk_cfg = SpeakerConfig(**json.loads(args.speaker_config or "{}"))
     disc_cfg = DiscriminatorConfig(**json.loads(args.disc_config or "{}"))
     (out / "config.json").write_text(json.dumps({"decoder": dec_cfg.model_dump(), "speaker": spk_cfg.model_dump()}))
+    if dec_cfg.pitch_stats and not args.f0_hz:
+        raise SystemExit("a decoder with pitch_stats needs --f0-hz (F0 tracks of the training audio)")
     corpus = StreamsCorpus(Path(args.streams), Path(args.data), Path(args.f0_codes) if args.f0_codes else None,
-                           audio_ext=args.audio_ext, workers=args.workers)
+                           audio_ext=args.audio_ext, workers=args.workers,
+                           f0_hz=Path(args.f0_hz) if dec_cfg.pitch_stats else None)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -161,6 +210,7 @@ def train(args) -> list[dict]:
     decoder, speaker = Decoder(dec_cfg).to(device), SpeakerEncoder(spk_cfg).to(device)
     disc = Discriminators(disc_cfg).to(device)
     mel_loss = MelLoss(dec_cfg.sample_rate).to(device)
+    harmonic_loss = HarmonicLoss(dec_cfg.sample_rate).to(device) if args.harmonic_weight else None
     if args.train_only:  # fine-tune a few tensors (e.g. decoder.unit_emb for a new content encoder), freeze the rest
         prefixes = tuple(filter(None, args.train_only.split(",")))
         for name, module in (("decoder", decoder), ("speaker", speaker)):
@@ -183,10 +233,11 @@ def train(args) -> list[dict]:
     t_end = time.time() + 60 * args.minutes
     t_last = time.time()
     while step < args.steps and time.time() < t_end:
-        wav, units, f0, ref = (x.to(device) for x in corpus.batch(gen, args.batch, args.f0_frames, args.ref_seconds))
+        wav, units, f0, ref, pitch = (None if x is None else x.to(device)
+                                      for x in corpus.batch(gen, args.batch, args.f0_frames, args.ref_seconds))
         with amp:
             spk = speaker(ref)
-            fake = decoder(units, f0, spk)
+            fake = decoder(units, f0, spk, pitch)
         gan = step >= args.gan_after
         if gan:
             with amp:
@@ -196,6 +247,9 @@ def train(args) -> list[dict]:
             opt_d.step()
         l_mel = mel_loss(fake, wav)
         loss = 45.0 * l_mel + speaker_loss(spk)
+        if harmonic_loss is not None:
+            l_harm = harmonic_loss(fake, wav)
+            loss = loss + args.harmonic_weight * l_harm
         if gan:
             with amp:
                 real_out, fake_out = disc(wav), disc(fake)
@@ -211,6 +265,8 @@ def train(args) -> list[dict]:
         if step % args.log_every == 0:
             now = time.time()
             rec = {"step": step, "mel": round(l_mel.item(), 4), "sec_per_step": round((now - t_last) / args.log_every, 3)}
+            if harmonic_loss is not None:
+                rec["harmonic"] = round(l_harm.item(), 4)
             if gan:
                 rec.update(d=round(d_loss.item(), 4), adv=round(l_adv.item(), 4), fm=round(l_fm.item(), 4))
             log.write(**rec)
@@ -233,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--streams", required=True)
     ap.add_argument("--f0-codes", default=None)
+    ap.add_argument("--f0-hz", default=None,
+                    help="F0 tracks of the training audio (npz with f0/offsets/paths), for a pitch_stats decoder")
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--decoder-config", default=None, help="JSON overriding DecoderConfig fields")
@@ -251,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--ref-seconds", type=float, default=2.0)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--gan-after", type=int, default=3000)
+    ap.add_argument("--harmonic-weight", type=float, default=0.0,
+                    help="weight of a fine low-band log-spectrum L1 (HarmonicLoss) beside the mel loss's 45")
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)

@@ -33,8 +33,19 @@ def test_lines_add_up_to_the_file(tables, seconds, trained):
     assert rep.total_bits == 8 * len(data)
     assert rep.duration == pytest.approx(s.duration)
     h = read_header(data, t)
-    assert rep.header_bits + rep.speaker_bits == 8 * h.size
+    assert rep.header_bits + rep.speaker_bits + rep.pitch_stats_bits == 8 * h.size
     assert rep.framing_bits >= 32 * h.num_packets  # length, sequence, CRC: at least 4 bytes each
+
+
+def test_pitch_statistics_are_their_own_line():
+    import dataclasses
+
+    s = random_streams(np.random.default_rng(23), SR * 3)
+    plain = bitrate_report(write_srb(s))
+    rep = bitrate_report(write_srb(dataclasses.replace(s, pitch_stats=(100, 60))))
+    assert dict(rep.lines())["pitch level"] == 16 and dict(plain.lines())["pitch level"] == 0
+    assert rep.header_bits == plain.header_bits and rep.total_bits == plain.total_bits + 16
+    assert "pitch level/spread 100/60" in rep.format()
 
 
 def test_payload_close_to_ideal_cross_entropy(tables):

@@ -1,5 +1,7 @@
 """Round trips of Streams through .srb bytes, including property tests over random streams."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -79,6 +81,9 @@ def streams_and_tables(draw):
         long_run_prob=long_run_prob,
         model_id=draw(st.integers(0, 2**32 - 1)),
     )
+    if draw(st.booleans()):  # the format 1.1 and 1.2 header fields
+        s = dataclasses.replace(s, pitch_cents=draw(st.integers(-2400, 2400)),
+                                pitch_stats=draw(st.none() | st.tuples(st.integers(0, 255), st.integers(0, 255))))
     kind = draw(st.sampled_from(["uniform", "trained-frame", "trained-runlength", "trigram-frame", "trigram-runlength"]))
     max_run = draw(st.sampled_from([2, 3, 32, 200]))
     if kind == "uniform":

@@ -26,6 +26,38 @@ def codec(tmp_path_factory):
     return Codec.from_pretrained(folder)
 
 
+@pytest.fixture(scope="module")
+def codec_with_stats(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bundle-stats")
+    make_tiny_bundle(folder, pitch_stats=True)
+    return Codec.from_pretrained(folder)
+
+
+def test_pitch_statistics_are_sent_and_used(codec_with_stats, tmp_path):
+    import dataclasses
+
+    from bitstream import read_header
+    from codec.pitch import stats_from_code
+    from codec.synth import receptive_field_frames
+
+    c = codec_with_stats
+    wav = speechlike(3.0)
+    data = c.encode(wav, 16000)
+    h = read_header(data, c.tables)
+    assert h.version == (1, 2) and h.pitch_stats is not None
+    assert abs(1200 * np.log2(np.exp(stats_from_code(*h.pitch_stats).mean) / 140)) < 100  # the tone's level
+    out, _ = c.decode(data)
+    streams = read_srb(data, c.tables)
+    higher = dataclasses.replace(streams, pitch_stats=(h.pitch_stats[0] + 24, h.pitch_stats[1]))
+    assert not np.allclose(c.decode_streams(higher), out)  # the decoder listens to them
+    chunks = list(c.stream_decode(data, lookahead=receptive_field_frames(c.decoder)))
+    np.testing.assert_allclose(np.concatenate([k.audio for k in chunks]), out, atol=1e-5)  # streaming too
+    sf.write(tmp_path / "a.wav", wav, 16000)
+    assert read_srb(c.encode_stream(tmp_path / "a.wav"), c.tables).pitch_stats == h.pitch_stats
+    assert read_header(c.encode(np.zeros(16000, np.float32) + 1e-3 * np.random.default_rng(0).standard_normal(16000)
+                                .astype(np.float32), 16000), c.tables).pitch_stats is None  # nothing voiced
+
+
 def test_encode_decode_round_trip(codec):
     wav = speechlike()
     data = codec.encode(wav, 16000)

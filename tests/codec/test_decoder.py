@@ -37,6 +37,23 @@ def test_speaker_changes_output():
     assert not torch.allclose(d(u, f, torch.zeros(1, 8)), d(u, f, torch.ones(1, 8)))
 
 
+def test_pitch_stats_start_neutral_then_steer():
+    torch.manual_seed(0)
+    base = Decoder(TINY)
+    with_stats = Decoder(TINY.model_copy(update={"pitch_stats": True}))
+    missing, unexpected = with_stats.load_state_dict(base.state_dict(), strict=False)
+    assert all(k.startswith("pitch_proj.") for k in missing) and not unexpected
+    u, f, spk = torch.randint(0, 7, (2, 10)), torch.randint(0, 5, (2, 3)), torch.randn(2, 8)
+    low, high = torch.tensor([[4.6, 0.1]] * 2), torch.tensor([[5.5, 0.2]] * 2)
+    ref = base(u, f, spk)
+    # a fresh projection (last layer zero) changes nothing: a trained decoder can be extended
+    assert torch.equal(with_stats(u, f, spk, low), ref) and torch.equal(with_stats(u, f, spk, None), ref)
+    for p in with_stats.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    assert not torch.allclose(with_stats(u, f, spk, low), with_stats(u, f, spk, high))
+    assert torch.equal(base(u, f, spk, low), base(u, f, spk))  # a decoder without them ignores them
+
+
 def test_macs_of_default_config():
     # Guards the CPU budget: the shipped decoder must stay well under 1 GMAC per audio second.
     assert Decoder(DecoderConfig()).macs_per_second() < 1e9

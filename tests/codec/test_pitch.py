@@ -3,7 +3,17 @@ import pytest
 import torch
 
 from codec.errors import AudioError
-from codec.pitch import F0Stats, denormalise, extract_f0, frame_times, normalise, num_frames, to_grid
+from codec.pitch import (
+    F0Stats,
+    denormalise,
+    extract_f0,
+    frame_times,
+    normalise,
+    num_frames,
+    stats_code,
+    stats_from_code,
+    to_grid,
+)
 
 SR = 16000
 
@@ -78,6 +88,23 @@ def test_normalise_degenerate():
     assert not voiced.any() and not z.any() and stats == F0Stats(0.0, 1.0, 0)
     z, voiced, stats = normalise(np.array([0, 150, 150, 0.0]))  # monotone: std floored, no 0/0
     assert np.all(np.isfinite(z)) and np.all(z == 0) and stats.std > 0
+
+
+@pytest.mark.parametrize("hz", [pytest.param(90.0, id="low"), pytest.param(210.0, id="mid"), pytest.param(420.0, id="high")])
+def test_stats_code_round_trip(hz):
+    f0 = hz * np.exp(np.sin(np.linspace(0, 6, 200)) * 0.2)
+    _, _, stats = normalise(f0)
+    level, spread = stats_code(stats)
+    back = stats_from_code(level, spread)
+    assert abs(back.mean - stats.mean) * 1200 / np.log(2) <= 12.5 + 1e-6
+    assert abs(back.std - stats.std) * 1200 / np.log(2) <= 2 + 1e-6
+
+
+def test_stats_code_edges():
+    assert stats_code(normalise(np.zeros(10))[2]) is None  # nothing voiced: nothing sent
+    assert stats_code(F0Stats(np.log(10.0), 3.0, 5)) == (0, 255)  # clamped into a byte
+    assert stats_code(F0Stats(np.log(5000.0), 0.0, 5)) == (255, 0)
+    assert stats_from_code(0, 0).std > 0  # a zero spread still denormalises
 
 
 def test_to_grid_interpolates_in_log_and_keeps_voicing_edges():

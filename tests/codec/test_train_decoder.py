@@ -106,3 +106,70 @@ def test_reads_an_opus_pack(tmp_path):
     args = args_for(corpus, tmp_path / "run", 2)
     args.audio_ext = "ogg"
     assert len(train(args)) == 2
+
+
+def test_pitch_stats_fine_tune_trains_only_the_projection(tmp_path):
+    """--f0-hz feeds each utterance's pitch statistics; --train-only keeps the rest of a trained decoder."""
+    import pytest
+
+    corpus = make_corpus(tmp_path)
+    train(args_for(corpus, tmp_path / "base", 3))
+    tracks = [np.full(200, 120.0 + 40 * i, np.float32) for i in range(3)]
+    np.savez(corpus / "f0.npz", f0=np.concatenate(tracks), offsets=np.arange(0, 601, 200),
+             paths=np.array([f"u{i}.flac" for i in range(3)]))
+    args = args_for(corpus, tmp_path / "stats", 4)
+    args.decoder_config = json.dumps({**json.loads(TINY_DEC), "pitch_stats": True})
+    with pytest.raises(SystemExit, match="--f0-hz"):
+        train(args)
+    args.f0_hz = str(corpus / "f0.npz")
+    args.init_from = str(tmp_path / "base" / "checkpoint.pt")
+    args.train_only = "decoder.pitch_proj"
+    train(args)
+    before = torch.load(tmp_path / "base" / "checkpoint.pt", weights_only=True)["modules"]["decoder"]
+    after = torch.load(tmp_path / "stats" / "checkpoint.pt", weights_only=True)["modules"]["decoder"]
+    assert all(torch.equal(before[k], after[k]) for k in before)  # frozen
+    assert after["pitch_proj.net.2.weight"].abs().sum() > 0  # learned from zero
+
+
+def test_utterance_pitch_stats_are_the_transmitted_values(tmp_path):
+    from codec.pitch import normalise, stats_code, stats_from_code
+    from codec.train.decoder import utterance_pitch_stats
+
+    track = np.r_[np.zeros(10), np.linspace(100, 180, 90)].astype(np.float32)
+    np.savez(tmp_path / "f0.npz", f0=np.r_[track, np.zeros(5, np.float32)], offsets=np.array([0, 100, 105]),
+             paths=np.array(["a.flac", "b.flac"]))
+    out = utterance_pitch_stats(tmp_path / "f0.npz", ["b.flac", "a.flac"])
+    sent = stats_from_code(*stats_code(normalise(track)[2]))
+    assert out.dtype == np.float32 and np.allclose(out[1], (sent.mean, sent.std))
+    from codec.decoder import PITCH_STATS_CENTER
+
+    assert np.allclose(out[0], PITCH_STATS_CENTER)  # nothing voiced: the typical values
+
+
+def test_pack_carries_the_f0_tracks(tmp_path):
+    from codec.train import pack
+
+    corpus = make_corpus(tmp_path, n=2)
+    (corpus / "manifest.csv").write_text("path,seconds\nu0.flac,2.0\nu1.flac,2.0\n")
+    np.savez(corpus / "f0.npz", f0=np.ones(400, np.float32), offsets=np.array([0, 200, 400]),
+             paths=np.array(["u0.flac", "u1.flac"]))
+    pack.main(["--data", str(corpus), "--streams", str(corpus / "streams.npz"), "--f0-codes", str(corpus / "streams.npz"),
+               "--f0-hz", str(corpus / "f0.npz"), "--out", str(tmp_path / "pack"), "--workers", "1"])
+    assert sorted(p.name for p in (tmp_path / "pack").glob("*.npz")) == ["f0codes.npz", "f0hz.npz", "streams.npz"]
+    with np.load(tmp_path / "pack" / "f0hz.npz") as z:
+        assert z["f0"].size == 400 and list(z["paths"]) == ["u0.flac", "u1.flac"]
+    assert (tmp_path / "pack" / "audio" / "u1.ogg").is_file()
+
+
+def test_harmonic_loss_sees_a_semitone_more_than_a_gain_change():
+    from codec.train.decoder import HarmonicLoss
+
+    t = torch.arange(32000) / 16000
+
+    def tone(f0, gain=0.3):
+        return gain * sum(torch.sin(2 * torch.pi * k * f0 * t) / k for k in range(1, 6))[None]
+
+    loss = HarmonicLoss()
+    ref = tone(150.0)
+    assert loss(ref, ref) == 0
+    assert loss(tone(150.0 * 2 ** (1 / 12)), ref) > 3 * loss(tone(150.0, 0.27), ref)

@@ -11,7 +11,7 @@ from codec.f0vq import F0VQConfig, F0VQVAE
 from codec.speaker import SpeakerConfig, SpeakerEncoder
 
 
-def make_tiny_bundle(folder, seed: int = 0) -> int:
+def make_tiny_bundle(folder, seed: int = 0, pitch_stats: bool = False) -> int:
     torch.manual_seed(seed)
     content = ContentEncoder(ContentConfig(channels=16, layers=1, num_units=7))
     f0vq = F0VQVAE(F0VQConfig(codebook_size=5, hidden=8, code_dim=4))
@@ -20,7 +20,10 @@ def make_tiny_bundle(folder, seed: int = 0) -> int:
     speaker.codebooks.normal_()
     speaker.table.normal_()
     decoder = Decoder(DecoderConfig(num_units=7, num_f0=num_f0, speaker_dim=16, embed_dim=8, channels=16,
-                                    intermediate=32, layers=1))
+                                    intermediate=32, layers=1, pitch_stats=pitch_stats))
+    if pitch_stats:  # a fresh projection is zero (neutral); make the statistics matter
+        for p in decoder.pitch_proj.parameters():
+            torch.nn.init.normal_(p, std=0.5)
     rng = np.random.default_rng(seed)
     tables = EntropyTables(
         fit_stream_tables([rng.integers(0, 7, 300)], 7, packet_frames=100),
