@@ -22,12 +22,12 @@ the bottleneck; if not, the vocoder is.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks import dev_script
 from benchmarks.markdown import emit
 
 
@@ -39,30 +39,23 @@ def teacher_units(path: Path) -> dict[str, np.ndarray]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="../shared/data/dev")
+    ap = dev_script.parser(__doc__)
     ap.add_argument("--teacher", default=".cache/teacher/dev_k100.npz", help="teacher units of --data")
     ap.add_argument("--content", action="append", default=[], help="another content encoder (path stem); repeatable")
-    ap.add_argument("--model", default=None, help="bundle (default: the bundled default)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N files with transcripts")
-    ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    codec, items = dev_script.start(args)
     import dataclasses
 
     import soundfile as sf
     import torch
 
-    torch.set_num_threads(1)
     from benchmarks import metrics as M
-    from benchmarks.report import load_items
     from bitstream import bitrate_report, write_srb
-    from codec.api import Codec
     from codec.content import ContentEncoder
 
-    t0 = time.perf_counter()
-    codec = Codec.from_pretrained(args.model)
-    data = Path(args.data)
-    rows = [r for r in load_items(data) if r.text][: args.limit]
+    rows = [r for r in items if r.text][: args.limit]
     oracle = teacher_units(Path(args.teacher))
     extra = {Path(c).name if Path(c).name != "export" else Path(c).parent.name: ContentEncoder.load(c)
              for c in args.content}

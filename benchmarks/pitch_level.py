@@ -21,13 +21,12 @@ the report does), with the report's judge (Praat, one pass, 50-800 Hz) on origin
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks import dev_script
 from benchmarks.markdown import emit
 
 
@@ -42,24 +41,16 @@ def level_offset(f0_ref: np.ndarray, f0_deg: np.ndarray) -> tuple[float, int]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="../shared/data/dev")
+    ap = dev_script.parser(__doc__)
     ap.add_argument("--every", type=int, default=4, help="every N-th file of the manifest")
-    ap.add_argument("--model", default=None, help="bundle (default: the bundled default)")
-    ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    import soundfile as sf
-    import torch
-
-    torch.set_num_threads(1)
-    from benchmarks import metrics as M
-    from benchmarks.report import load_items
-    from codec.api import Codec
-
     t0 = time.perf_counter()
-    codec = Codec.from_pretrained(args.model)
-    data = Path(args.data)
-    rows = load_items(data)[:: args.every]
+    codec, items = dev_script.start(args)
+    import soundfile as sf
+
+    from benchmarks import metrics as M
+
+    rows = items[:: args.every]
     spk = M.SpeakerSimilarity()
     totals = {k: dict(f0=M.F0Counts(), stoi=[], mcd=[], spk=[]) for k in ("plain", "corrected")}
     oracle, offsets = M.F0Counts(), []

@@ -94,19 +94,21 @@ class StreamsCorpus:
 
 
 def utterance_pitch_stats(f0_hz: Path, paths: list[str]) -> np.ndarray:
-    """``(N, 2)`` float32 log-F0 mean and std of each path's utterance as the decoder receives them
+    """``(N, 2)`` float32 log-F0 mean and std of each path's utterance (F0 tracks as
+    :class:`codec.train.f0vq.Contours` reads them) as the decoder receives them
     (quantised and back, see :func:`codec.pitch.stats_code`); an utterance with nothing voiced gets
     the typical values (it is sent without statistics, which the decoder cannot be trained on)."""
     from codec import pitch as P
     from codec.decoder import PITCH_STATS_CENTER
+    from codec.train.f0vq import Contours
 
-    with np.load(f0_hz, allow_pickle=False) as z:
-        tracks = dict(zip((str(p) for p in z["paths"]), np.split(z["f0"], z["offsets"][1:-1])))
+    contours = Contours(f0_hz)
+    stats = dict(zip((str(p) for p in contours.paths), contours.stats))
     out = np.tile(np.float32(PITCH_STATS_CENTER), (len(paths), 1))
     for i, p in enumerate(paths):
-        if p not in tracks:
+        if p not in stats:
             raise KeyError(f"{p}: no F0 track in {f0_hz}")
-        code = P.stats_code(P.normalise(tracks[p])[2])
+        code = P.stats_code(stats[p])
         if code is not None:
             st = P.stats_from_code(*code)
             out[i] = (st.mean, st.std)

@@ -116,6 +116,7 @@ def test_pitch_stats_fine_tune_trains_only_the_projection(tmp_path):
     train(args_for(corpus, tmp_path / "base", 3))
     tracks = [np.full(200, 120.0 + 40 * i, np.float32) for i in range(3)]
     np.savez(corpus / "f0.npz", f0=np.concatenate(tracks), offsets=np.arange(0, 601, 200),
+             num_samples=np.full(3, 32000), speaker=np.arange(3), speaker_names=np.array(["a", "b", "c"]),
              paths=np.array([f"u{i}.flac" for i in range(3)]))
     args = args_for(corpus, tmp_path / "stats", 4)
     args.decoder_config = json.dumps({**json.loads(TINY_DEC), "pitch_stats": True})
@@ -137,6 +138,7 @@ def test_utterance_pitch_stats_are_the_transmitted_values(tmp_path):
 
     track = np.r_[np.zeros(10), np.linspace(100, 180, 90)].astype(np.float32)
     np.savez(tmp_path / "f0.npz", f0=np.r_[track, np.zeros(5, np.float32)], offsets=np.array([0, 100, 105]),
+             num_samples=np.array([16000, 800]), speaker=np.zeros(2, np.int32), speaker_names=np.array(["s"]),
              paths=np.array(["a.flac", "b.flac"]))
     out = utterance_pitch_stats(tmp_path / "f0.npz", ["b.flac", "a.flac"])
     sent = stats_from_code(*stats_code(normalise(track)[2]))
