@@ -100,8 +100,11 @@ class SrbSystem(System):
     name = "srb"
     family = "srb"
 
-    def __init__(self, model: str | None = None):
+    def __init__(self, model: str | None = None, postfilter: bool = True):
         self.model = model
+        self.postfilter = postfilter  # False: the vocoder's output as it is (system "srb-raw")
+        if not postfilter:
+            self.name = "srb-raw"
         self.codec = None
         self.load_s = 0.0
 
@@ -112,7 +115,7 @@ class SrbSystem(System):
             from codec.api import Codec
 
             t0 = time.perf_counter()
-            self.codec = Codec.from_pretrained(self.model)
+            self.codec = Codec.from_pretrained(self.model, postfilter=self.postfilter)
             self.load_s = time.perf_counter() - t0
         except Exception as exc:  # ModelError (no default bundle yet, bad folder), ImportError
             what = "no bundled default model yet; pass --model BUNDLE" if self.model is None else f"--model {self.model}"
@@ -136,15 +139,15 @@ class SrbSystem(System):
 
 
 def all_system_names() -> list[str]:
-    return ["srb", *peer_systems()]
+    return ["srb", "srb-raw", *peer_systems()]
 
 
 def build_systems(names: list[str], model: str | None) -> list[System]:
     peers = peer_systems()
     out: list[System] = []
     for n in names:
-        if n == "srb":
-            out.append(SrbSystem(model))
+        if n in ("srb", "srb-raw"):
+            out.append(SrbSystem(model, postfilter=n == "srb"))
         elif n in peers:
             out.append(peers[n])
         else:

@@ -37,14 +37,15 @@ SR = 16000
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dev"
 DEMO = ROOT / "codec" / "assets" / "samples" / "demo.flac"
-STAGES = ("encode", "decode", "content", "f0", "decoder")
+STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter")
 #: What each stage does, for the report.
 STAGE_TEXT = {
     "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, entropy coding)",
     "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding + vocoder)",
     "content": "content encoder alone: `codec.content.units` on the waveform",
     "f0": "F0 extraction alone: `codec.pitch.extract_f0` (Praat, two passes)",
-    "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams",
+    "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams (its postfilter included)",
+    "postfilter": "postfilter alone: `codec.postfilter.Postfilter` on the input waveform (none: skipped)",
 }
 
 
@@ -109,6 +110,8 @@ class Stages:
             return pitch.extract_f0(self.wav, SR)
         if stage == "decoder":
             return c.decode_streams(self.streams)
+        if stage == "postfilter":
+            return c.postfilter(self.tensor) if c.postfilter is not None else self.tensor
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
 

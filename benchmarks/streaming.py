@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/data/dev")
     ap.add_argument("--files", type=int, default=10)
-    ap.add_argument("--lookaheads", default="0,5,10,15")
+    ap.add_argument("--lookaheads", default=None, help="comma-separated unit frames (default: 0,5,10,15 and the full context)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -45,10 +45,8 @@ def main(argv=None) -> int:
 
     codec = Codec.from_pretrained()
     files = dev_files(Path(args.data), args.files)
-    from codec.synth import receptive_field_frames
-
-    R = receptive_field_frames(codec.decoder)
-    las = [int(x) for x in args.lookaheads.split(",")]
+    R = codec.context_frames()  # the vocoder's receptive field, plus the postfilter's when it has one
+    las = [int(x) for x in args.lookaheads.split(",")] if args.lookaheads else sorted({0, 5, 10, 15, R})
     refs, datas = [], []
     t_dec = 0.0
     for f in files:
@@ -64,7 +62,7 @@ def main(argv=None) -> int:
         "",
         f"Command: `python -m benchmarks.streaming --data {args.data} --files {args.files}`",
         "",
-        f"Receptive field of the vocoder: {R} unit frames ({R * 20} ms) each side. Lookbehind = {R} frames.",
+        f"Receptive field of the vocoder and postfilter: {R} unit frames ({R * 20} ms) each side. Lookbehind = {R} frames.",
         "",
         "| lookahead (frames) | lookahead (ms) | max abs diff | SNR vs whole-file (dB) | decode time / whole-file |",
         "|---:|---:|---:|---:|---:|",

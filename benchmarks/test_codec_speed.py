@@ -70,6 +70,11 @@ def test_decoder_alone_60s(benchmark, stages):
     assert len(wav) == int(SECONDS * SR)
 
 
+def test_postfilter_alone_60s(benchmark, stages):
+    out, _ = _bench(benchmark, stages, "postfilter")
+    assert out.shape == stages[0].tensor.shape and bool(out.isfinite().all())
+
+
 @pytest.mark.parametrize("stage", ["encode", "decode"])
 def test_peak_memory_in_a_fresh_process(stage):
     pytest.importorskip("torch")

@@ -17,8 +17,9 @@ from bitstream import LostSpan, SpeakerCode, SrbFormatError, SrbModelMismatchErr
 
 from . import pitch
 from .audio import load_audio
-from .bundle import load_bundle
+from .bundle import load_bundle, load_render
 from .errors import ModelError
+from .postfilter import Postfilter, PostfilterConfig
 
 DEFAULT_MODEL = "default"
 
@@ -34,9 +35,11 @@ class Codec:
 
     Args:
         config, modules, tables, model_id: what :func:`codec.bundle.load_bundle` returns.
+        postfilter: the :class:`codec.postfilter.PostfilterConfig` decoded audio is finished
+            with, or ``None`` for the vocoder's output as it is.
     """
 
-    def __init__(self, config, modules: dict, tables, model_id: int):
+    def __init__(self, config, modules: dict, tables, model_id: int, postfilter: PostfilterConfig | None = None):
         self.config = config
         self.content = modules["content"]
         self.f0vq = modules["f0vq"]
@@ -45,10 +48,17 @@ class Codec:
         self.tables = tables
         self.model_id = model_id
         self.sample_rate = config.sample_rate
+        self.postfilter = Postfilter(postfilter) if postfilter is not None and postfilter.strength != 1.0 else None
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path | None = None) -> "Codec":
+    def from_pretrained(cls, name_or_path: str | Path | None = None,
+                        postfilter: bool | PostfilterConfig = True) -> "Codec":
         """Load a bundle: ``None`` for srb's default, a bundled name, or a bundle folder.
+
+        Args:
+            name_or_path: which bundle.
+            postfilter: ``True`` for the bundle's own setting (its ``render.json``; none if it
+                has none), ``False`` for none, or a :class:`~codec.postfilter.PostfilterConfig`.
 
         Raises:
             ModelError: unknown name, or a folder that is not a valid bundle.
@@ -60,7 +70,16 @@ class Codec:
             if str(target) not in shipped:
                 raise ModelError(f"unknown model {str(target)!r}: not a folder, and srb ships {sorted(shipped) or 'none'}")
             path = shipped[str(target)]
-        return cls(*load_bundle(path))
+        if postfilter is True:
+            postfilter = load_render(path).postfilter
+        return cls(*load_bundle(path), postfilter=postfilter or None)
+
+    def context_frames(self) -> int:
+        """Unit frames of context either side that make a decoded window exact (vocoder and
+        postfilter, :func:`codec.synth.receptive_field_frames`)."""
+        from .synth import receptive_field_frames
+
+        return receptive_field_frames(self.decoder, self.postfilter)
 
     # -- audio -> streams -> bytes ------------------------------------------------------------
 
@@ -142,7 +161,8 @@ class Codec:
         if streams.num_samples == 0:
             return np.zeros(0, np.float32)
         spk = self.speaker_vector(streams.speaker)
-        wav = synthesize(self.decoder, streams.units, streams.f0, spk, streams.pitch_cents, streams.pitch_stats)[: streams.num_samples]
+        wav = synthesize(self.decoder, streams.units, streams.f0, spk, streams.pitch_cents, streams.pitch_stats,
+                         self.postfilter)[: streams.num_samples]
         return np.clip(wav, -1.0, 1.0).astype(np.float32)
 
     def decode(self, data: bytes) -> tuple[np.ndarray, int]:
@@ -170,9 +190,7 @@ class Codec:
             raise
         except SrbFormatError:
             pass
-        from .synth import receptive_field_frames
-
-        full = receptive_field_frames(self.decoder)  # no latency to save here: take exact context
+        full = self.context_frames()  # no latency to save here: take exact context
         chunks = list(stream_decode(self, data, lookahead=full))
         wav = np.concatenate([c.audio for c in chunks]) if chunks else np.zeros(0, np.float32)
         packet_samples = self.config.packet_frames * self.config.unit_hop

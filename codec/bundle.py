@@ -8,9 +8,12 @@ Layout of a bundle folder::
     speaker.safetensors    speaker encoder, its product quantizer and the known-speaker table
     decoder.safetensors    vocoder (units, F0 codes, speaker vector -> audio)
     tables.npz             entropy tables (bitstream.EntropyTables)
+    render.json            optional: RenderConfig, how the decoded audio is finished (postfilter)
 
 The model id written in every ``.srb`` header is the first 4 bytes of SHA-256 over these files'
-names and bytes, so a file decodes only with the exact bundle that made it. Weights are read with
+names and bytes (``render.json`` excepted), so a file decodes only with the exact bundle that made
+it. ``render.json`` stays outside the id because it changes only what the decoder does after the
+vocoder, never what the streams mean: files made before a bundle gained it still decode. Weights are read with
 safetensors (no pickle); configs are validated by pydantic before any module is built.
 """
 
@@ -27,7 +30,10 @@ from bitstream import EntropyTables, SrbTablesError
 
 from .errors import ModelError
 
+from .postfilter import PostfilterConfig
+
 COMPONENTS = ("content", "f0vq", "speaker", "decoder")
+RENDER_FILE = "render.json"
 BUNDLE_FILES = ("bundle.json",) + tuple(f"{c}.safetensors" for c in COMPONENTS) + ("tables.npz",)
 
 
@@ -48,6 +54,33 @@ class BundleConfig(BaseModel):
     speaker: dict
     decoder: dict
     card: dict = {}  # model card: data, training time, measured results, limits
+
+
+class RenderConfig(BaseModel):
+    """What ``render.json`` holds: decoder-side finishing, outside the model id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    postfilter: PostfilterConfig | None = None
+
+
+def save_render(folder, render: RenderConfig) -> None:
+    (Path(folder) / RENDER_FILE).write_text(json.dumps(render.model_dump(), indent=1, sort_keys=True))
+
+
+def load_render(folder) -> RenderConfig:
+    """A bundle's :class:`RenderConfig`; the default (no postfilter) when it has no ``render.json``.
+
+    Raises:
+        ModelError: an invalid ``render.json``.
+    """
+    path = Path(folder) / RENDER_FILE
+    if not path.is_file():
+        return RenderConfig()
+    try:
+        return RenderConfig(**json.loads(path.read_text()))
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise ModelError(f"{path} is invalid: {exc}") from exc
 
 
 def model_id_of(folder: Path) -> int:

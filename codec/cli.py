@@ -66,10 +66,10 @@ def _wav_bytes(wav, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def _load_codec(model: str | None):
+def _load_codec(model: str | None, postfilter: bool = True):
     from .api import Codec
 
-    return Codec.from_pretrained(model)
+    return Codec.from_pretrained(model, postfilter=postfilter)
 
 
 def _convert(args, suffix: str, label: str, convert) -> int:
@@ -101,7 +101,7 @@ def _lost_line(path: str, lost, sample_rate: int) -> str:
 
 
 def cmd_decode(args) -> int:
-    codec = _load_codec(args.model)
+    codec = _load_codec(args.model, postfilter=not args.no_postfilter)
     if args.stream:
         return _decode_stream(codec, args)
     if args.format == "raw":
@@ -243,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --stream: raw s16le PCM (default) or WAV")
     dec.add_argument("--lookahead", type=int, default=None, metavar="FRAMES",
                      help="with --stream: unit frames (20 ms) of the next packet used as context (default 10)")
+    dec.add_argument("--no-postfilter", action="store_true",
+                     help="the vocoder's output as it is, without the bundle's harmonic postfilter")
     dec.add_argument("--strict", action="store_true", help="fail on a lost or damaged packet instead of "
                      "concealing it")
     demo = sub.add_parser("demo", help="encode and decode a bundled sample, print the bitrate breakdown")

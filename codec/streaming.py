@@ -22,7 +22,7 @@ import numpy as np
 from bitstream import LostSpan, PacketReader, iter_chunks
 from bitstream.conceal import hold_fill
 
-from .synth import fade_gain, receptive_field_frames, synthesize
+from .synth import fade_gain, synthesize
 
 
 #: Default lookahead. Measured on 10 dev files with srb-v0.2 (benchmarks/results/streaming.md): 200 ms
@@ -63,7 +63,7 @@ class StreamDecoder:
 
     def __init__(self, codec, lookahead: int | None = None, lookbehind: int | None = None):
         self.codec = codec
-        rf = receptive_field_frames(codec.decoder)
+        rf = codec.context_frames()
         default = min(rf, round(DEFAULT_LOOKAHEAD_S * codec.sample_rate / codec.config.unit_hop))
         self.lookahead = default if lookahead is None else int(lookahead)
         self.lookbehind = rf if lookbehind is None else int(lookbehind)
@@ -137,7 +137,8 @@ class StreamDecoder:
                 f0[lo - fa : hi - fa], f0_lost[lo - fa : hi - fa] = qf[lo - g0 : hi - g0], False
         units = hold_fill(units, units_lost)
         f0 = hold_fill(f0, f0_lost)
-        wav = synthesize(self.codec.decoder, units, f0, self._speaker, h.pitch_cents, h.pitch_stats)
+        wav = synthesize(self.codec.decoder, units, f0, self._speaker, h.pitch_cents, h.pitch_stats,
+                         self.codec.postfilter)
         s0, s1 = h.sample_span(p)
         audio = wav[(u0 - a) * h.unit_hop :][: s1 - s0]
         reason = self._packets[p][2]

@@ -32,11 +32,13 @@ from .pitch import stats_from_code
 LOSS_FADE_S = 0.1
 
 
-def receptive_field_frames(decoder) -> int:
-    """Unit frames of context, each side, that make a window's output exact (see module doc)."""
+def receptive_field_frames(decoder, postfilter=None) -> int:
+    """Unit frames of context, each side, that make a window's output exact (see module doc),
+    with a :class:`codec.postfilter.Postfilter`'s own context added when one is given."""
     c = decoder.config
     frames = (c.kernel // 2) * (1 + c.layers) + math.ceil(c.n_fft / 2 / c.hop)
-    return math.ceil(frames * c.hop / c.unit_hop)
+    samples = frames * c.hop + (postfilter.context_samples if postfilter is not None else 0)
+    return math.ceil(samples / c.unit_hop)
 
 
 def pitch_ratio(cents: int) -> Fraction:
@@ -47,7 +49,7 @@ def pitch_ratio(cents: int) -> Fraction:
 
 @torch.inference_mode()
 def synthesize(decoder, units: np.ndarray, f0: np.ndarray, speaker: torch.Tensor, pitch_cents: int = 0,
-               pitch_stats: tuple[int, int] | None = None) -> np.ndarray:
+               pitch_stats: tuple[int, int] | None = None, postfilter=None) -> np.ndarray:
     """``(len(units) * unit_hop,)`` float32 audio (not clamped) for a window of streams.
 
     Args:
@@ -58,6 +60,7 @@ def synthesize(decoder, units: np.ndarray, f0: np.ndarray, speaker: torch.Tensor
         pitch_cents: pitch shift to apply (see module doc).
         pitch_stats: the utterance's ``(level, spread)`` bytes (:func:`codec.pitch.stats_code`),
             for a decoder that takes them; ``None`` leaves the pitch level to the speaker vector.
+        postfilter: a :class:`codec.postfilter.Postfilter` applied last, or ``None``.
     """
     c = decoder.config
     length = len(units) * c.unit_hop
@@ -72,7 +75,10 @@ def synthesize(decoder, units: np.ndarray, f0: np.ndarray, speaker: torch.Tensor
     if pitch_cents:
         wav = torchaudio.functional.resample(wav, r.numerator, r.denominator)
         wav = torch.nn.functional.pad(wav, (0, max(0, length - wav.numel())))
-    return wav[:length].numpy().astype(np.float32)
+    wav = wav[:length]
+    if postfilter is not None:
+        wav = postfilter(wav)
+    return wav.numpy().astype(np.float32)
 
 
 def stats_tensor(pitch_stats: tuple[int, int] | None) -> torch.Tensor | None:

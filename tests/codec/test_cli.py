@@ -125,3 +125,24 @@ def test_info_uses_the_models_tables(tmp_path, tiny_model, capsys):
     assert main(["info", str(tmp_path / "s.srb")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "entropy tables" in err
+
+
+def test_decode_no_postfilter(tmp_path, tiny_model):
+    import shutil
+
+    from codec.bundle import RenderConfig, save_render
+    from codec.postfilter import PostfilterConfig
+    from tests.codec.test_api import speechlike
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    save_render(model, RenderConfig(postfilter=PostfilterConfig(strength=3.0)))
+    sf.write(tmp_path / "s.wav", speechlike(), 16000)
+    assert main(["encode", str(tmp_path / "s.wav"), "--model", str(model)]) == 0
+    srb = str(tmp_path / "s.srb")
+    assert main(["decode", srb, "-o", str(tmp_path / "pf.wav"), "--model", str(model)]) == 0
+    assert main(["decode", srb, "-o", str(tmp_path / "raw.wav"), "--model", str(model), "--no-postfilter"]) == 0
+    assert main(["decode", srb, "-o", str(tmp_path / "plain.wav"), "--model", tiny_model]) == 0  # same model id
+    pf, raw, plain = (sf.read(tmp_path / f"{n}.wav")[0] for n in ("pf", "raw", "plain"))
+    np.testing.assert_array_equal(raw, plain)
+    assert pf.shape == raw.shape and not np.allclose(pf, raw)

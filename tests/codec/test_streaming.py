@@ -35,10 +35,12 @@ split = packets_of  # header + packets of a file (tests/bitstream/test_stream_re
 def test_receptive_field_of_the_shipped_decoder(codec):
     # conv_in k=7 and 8 blocks of k=7 at 100 Hz: 27 frames, + 2 of the iSTFT = 290 ms -> 15 unit frames.
     assert receptive_field_frames(codec.decoder) == 15
+    # The postfilter's STFT frames (n_fft 1024) reach 64 ms further: 354 ms -> 18 unit frames.
+    assert codec.context_frames() == receptive_field_frames(codec.decoder, codec.postfilter) == 18
 
 
 def test_full_context_is_exact_and_default_within_tolerance(codec, data, whole):
-    full = np.concatenate([c.audio for c in codec.stream_decode(data, lookahead=15)])
+    full = np.concatenate([c.audio for c in codec.stream_decode(data, lookahead=codec.context_frames())])
     # Same up to float rounding (convolutions over a window vs the whole file sum in another order).
     assert full.shape == whole.shape and np.abs(full - whole).max() < 1e-6
     default = np.concatenate([c.audio for c in codec.stream_decode(data)])
@@ -77,9 +79,9 @@ def test_lost_packet_is_concealed_and_reported(codec, data, whole, damage):
     assert wav.shape == whole.shape
     assert [(s.first_packet, s.last_packet, s.start_sample, s.end_sample) for s in lost] == [(1, 1, 32000, 64000)]
     # Packets away from the gap (beyond the receptive field) decode exactly as before.
-    far = 64000 + 15 * 320
-    assert np.abs(wav[far:] - whole[far:]).max() < 1e-6
-    assert np.abs(wav[: 32000 - 15 * 320] - whole[: 32000 - 15 * 320]).max() < 1e-6
+    reach = codec.context_frames() * 320
+    assert np.abs(wav[64000 + reach :] - whole[64000 + reach :]).max() < 1e-6
+    assert np.abs(wav[: 32000 - reach] - whole[: 32000 - reach]).max() < 1e-6
     # The gap fades to silence in its middle.
     assert np.abs(wav[32000 + 1600 : 64000 - 1600]).max() == 0.0
 
