@@ -2,8 +2,8 @@
 
 Per utterance the report calls :meth:`Evaluator.reference` on the original and
 :meth:`Evaluator.score` on each system's decoded audio; speech recognition runs at the end over
-all files at once (:meth:`Evaluator.transcribe_all`), because Whisper is cheapest on packed
-windows. Every result is stored in a :class:`benchmarks.cache.ScoreCache` under the hash of the
+a system's files at once (:meth:`Evaluator.transcribe`, called by the report), because Whisper is
+cheapest on packed windows (group ``whisper``; ``whisper-file`` asks it once per file). Every result is stored in a :class:`benchmarks.cache.ScoreCache` under the hash of the
 audio and of the metric's configuration (:data:`CONFIG`), so re-running the report after changing
 srb's model recomputes srb's scores alone.
 """
@@ -29,22 +29,22 @@ CONFIG = {
     "dnsmos": "dnsmos: speechmos P.835 + P.808, 9.01 s windows hopped 9.01 s, v1",
     "distillmos": "distillmos: ConvTransformerSQAModel, v1",
     "whisper": f"whisper: base int8 beam 5 t=0 en, packed {M.PACK_S} s windows + {M.PACK_GAP_S} s gaps, v1",
+    "whisper-file": f"whisper per file: base int8 beam 5 t=0 en, {M.ASR_PAD_S} s pad, v1",
     "pocketsphinx": f"pocketsphinx: en-us, {M.ASR_PAD_S} s pad, v1",
 }
-ASR_GROUPS = {"whisper": "", "pocketsphinx": "ps_"}  # group -> score key prefix
+ASR_GROUPS = {"whisper": "", "whisper-file": "wf_", "pocketsphinx": "ps_"}  # group -> score key prefix
 
 
 @dataclass
 class Reference:
-    """An original utterance; its analyses (F0 track, embedding, transcripts) are made on demand."""
+    """An original utterance; its analyses (F0 track, embedding) are made on demand (its transcripts
+    are the report's: it transcribes every system's files, originals included, at the end)."""
 
     wav: np.ndarray
     text: str | None
     hash: str = ""
     f0: np.ndarray | None = None
     embedding: np.ndarray | None = None
-    whisper: str | None = None
-    pocketsphinx: str | None = None
     scores: dict = field(default_factory=dict)  # no-reference metrics of the original itself
 
 
@@ -80,6 +80,7 @@ class Evaluator:
             "dnsmos": lambda: M.DNSMOS(threads),
             "distillmos": M.DistillMOS,
             "whisper": lambda: M.WhisperASR(threads),
+            "whisper-file": lambda: self.models.get("whisper") or M.WhisperASR(threads),  # one model for both
             "pocketsphinx": M.PocketsphinxASR,
         }
         self.groups = []
@@ -191,25 +192,6 @@ class Evaluator:
         for window in M.pack_windows([len(w) for w in wavs]):
             sub = [wavs[i] for i in window]
             out += self._cached(group, tuple(hashes[i] for i in window), lambda sub=sub: model.transcribe_many(sub))
-        return out
-
-    def transcribe_references(self, refs: list[Reference]) -> None:
-        """Transcribe the originals; their own WER goes into ``ref.scores``."""
-        for group, prefix in ASR_GROUPS.items():
-            if group not in self.groups:
-                continue
-            for ref, hyp in zip(refs, self.transcribe(group, [r.wav for r in refs])):
-                setattr(ref, group, hyp)
-                ref.scores.update(self.word_scores(prefix, hyp, ref.text, None))
-
-    def transcribe_decoded(self, refs: list[Reference], wavs: list[np.ndarray]) -> list[dict]:
-        """WER and dWER of each decoded utterance (after :meth:`transcribe_references`)."""
-        out: list[dict] = [{} for _ in wavs]
-        for group, prefix in ASR_GROUPS.items():
-            if group not in self.groups:
-                continue
-            for o, ref, hyp in zip(out, refs, self.transcribe(group, wavs)):
-                o.update(self.word_scores(prefix, hyp, ref.text, getattr(ref, group)))
         return out
 
     @staticmethod

@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from benchmarks.cache import default_dir  # noqa: E402
-from benchmarks.evaluator import Evaluator  # noqa: E402
+from benchmarks.evaluator import ASR_GROUPS, Evaluator  # noqa: E402
 from benchmarks.metrics import DEFAULT_GROUPS, F0_TRACKERS, GROUPS, METRIC_BY_KEY, F0Counts, pack_windows  # noqa: E402
 from benchmarks.memory import PeakRss  # noqa: E402
 from benchmarks.peers import SR, CodedAudio, System, peer_systems, resample  # noqa: E402
@@ -188,11 +188,12 @@ def summarise(rows: list[dict], metric_keys: list[str]) -> dict:
                 c = sum((F0Counts(r["f0_frames"], r["f0_both_voiced"], r["f0_gross"], r["f0_voicing"]) for r in have),
                         F0Counts())
                 out[key] = getattr(c, key)
-        elif key == "wer_cap":
-            have = [r for r in rows if "wer_words" in r]
-            words = sum(r["wer_words"] for r in have)
+        elif key.endswith("wer_cap"):
+            p = key[: -len("wer_cap")]  # "" (packed Whisper) or "wf_" (Whisper per file)
+            have = [r for r in rows if f"{p}wer_words" in r]
+            words = sum(r[f"{p}wer_words"] for r in have)
             if words:
-                out[key] = sum(min(r["wer_errors"], r["wer_words"]) for r in have) / words
+                out[key] = sum(min(r[f"{p}wer_errors"], r[f"{p}wer_words"]) for r in have) / words
         elif m.pooled:
             have = [r for r in rows if f"{key}_words" in r]
             words = sum(r[f"{key}_words"] for r in have)
@@ -229,7 +230,7 @@ def srb_breakdown(rows: list[dict]) -> dict | None:
 def fmt(key: str, v) -> str:
     if not _finite(v):
         return "–"
-    if key in ("gpe", "vde", "ffe", "wer", "dwer", "wer_cap", "ps_wer", "ps_dwer"):
+    if key in ("gpe", "vde", "ffe", "wer", "dwer", "wer_cap", "wf_wer", "wf_dwer", "wf_wer_cap", "ps_wer", "ps_dwer"):
         return f"{100 * v:.1f}%"
     if key in ("stoi", "spk_cos"):
         return f"{v:.3f}"
@@ -620,7 +621,7 @@ def run(args, command: str) -> dict:
         bar.update(1)
     bar.close()
     for group in info["asr_groups"]:
-        prefix = "ps_" if group == "pocketsphinx" else ""
+        prefix = ASR_GROUPS[group]
         hyps: dict[str, list[str]] = {}
         for name, pairs in audio.items():
             wavs = [w for _, w in pairs]

@@ -216,7 +216,9 @@ def cmd_demo(args) -> int:
     wav, sr = codec.decode(data)
     t2 = time.perf_counter()
     print(f"sample: {sample.name} (synthetic speech, flite), {len(wav) / sr:.2f} s")
-    print(f"encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s on this machine\n")
+    pf = codec.postfilter
+    print(f"encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s on this machine; decoder postfilter: "
+          + (f"harmonic, strength {pf.config.strength:g}" if pf else "none") + "\n")
     print(bitrate_report(data, codec.tables).format())
     if args.output:
         _write(Path(args.output), _wav_bytes(wav, sr), args.force)

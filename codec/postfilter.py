@@ -9,15 +9,16 @@ spectrum of the decoded waveform:
     |Y| = |X| * (|X| / S(|X|)) ** (strength - 1)       below ``max_hz``; |Y| = |X| above
     |Y| *= sqrt(S(|X|^2) / S(|Y|^2))                    each band keeps its power
 
-where ``S`` is a moving average over ``width_hz`` of frequency (a few harmonics), so every bin is
-compared with its neighbourhood: harmonic peaks stand out more, the valleys between them sink,
-and the band powers that carry the spectral envelope (what STOI and mel-cepstra look at) stay.
-Phases are kept. It is a pure function of the decoded audio, so it changes nothing in the
-bitstream; bundles name their setting in ``render.json`` (see :mod:`codec.bundle`), outside the
-model id.
+where ``S`` is a moving average over ``width_hz`` of frequency (about one harmonic spacing of a
+low voice), so every bin is compared with its neighbourhood: harmonic peaks stand out more, the
+valleys between them sink, and the band powers that carry the spectral envelope (what STOI and
+mel-cepstra look at) stay. Phases are kept. It is a pure function of the decoded audio, so it
+changes nothing in the bitstream; bundles name their setting in ``render.json`` (see
+:mod:`codec.bundle`), outside the model id.
 
-Measured (``benchmarks/postfilter.py``, docs/POSTFILTER.md): on train files the strength was
-chosen on, and then on all of dev.
+Measured (``benchmarks/postfilter.py``, docs/POSTFILTER.md): the strength (1.5) was chosen on train
+files; on all of dev it then took DNSMOS from 2.09 to 2.16 and VDE from 11.6 to 9.8 %, with STOI,
+MCD and speaker similarity unchanged or slightly better.
 
 Each output sample depends on the input within ``n_fft`` samples either side (the STFT frames
 covering it), which :func:`codec.synth.receptive_field_frames` adds to the vocoder's own context

@@ -196,3 +196,13 @@ def test_two_jobs_score_as_one(data, bundle, tmp_path):
             assert a["file"] == b["file"]
             for key in one["metrics"]:
                 assert a.get(key) == b.get(key)
+
+
+def test_word_error_rates_are_pooled_and_capped_per_recogniser():
+    # Two files: the second one looped (errors far beyond its 4 words) in the packed-window run.
+    rows = [{"seconds": 1.0, "wer_errors": 1, "wer_words": 6, "wf_wer_errors": 2, "wf_wer_words": 6},
+            {"seconds": 1.0, "wer_errors": 40, "wer_words": 4, "wf_wer_errors": 1, "wf_wer_words": 4}]
+    s = report.summarise(rows, ["wer", "wer_cap", "wf_wer", "wf_wer_cap"])
+    assert s["wer"] == pytest.approx(41 / 10) and s["wer_cap"] == pytest.approx((1 + 4) / 10)
+    assert s["wf_wer"] == pytest.approx(3 / 10) and s["wf_wer_cap"] == pytest.approx(3 / 10)
+    assert report.fmt("wf_wer_cap", 0.3) == "30.0%"
