@@ -48,6 +48,8 @@ class Codec:
         self.tables = tables
         self.model_id = model_id
         self.sample_rate = config.sample_rate
+        if postfilter is not None and postfilter.sample_rate != config.sample_rate:
+            raise ModelError(f"postfilter for {postfilter.sample_rate} Hz, model at {config.sample_rate} Hz")
         self.postfilter = Postfilter(postfilter) if postfilter is not None and postfilter.strength != 1.0 else None
 
     @classmethod

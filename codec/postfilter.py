@@ -73,6 +73,11 @@ class Postfilter:
         y = F.pad(x.T[:, None], (pad, pad), mode="replicate")
         return F.avg_pool1d(y, self.width, stride=1)[:, 0].T
 
+    #: Longer input is filtered in blocks of this many samples (20 s; a multiple of every hop used),
+    #: each with ``n_fft`` samples of context either side: the same output (to float rounding, see
+    #: the tests) in bounded memory, instead of ~0.9 GB per 10 minutes of audio at once.
+    block_samples = 320_000
+
     @torch.inference_mode()
     def __call__(self, wav: torch.Tensor) -> torch.Tensor:
         """Filter one waveform.
@@ -86,6 +91,18 @@ class Postfilter:
         c = self.config
         if c.strength == 1.0 or wav.numel() < c.n_fft // 2 + 1:  # too short to reflect-pad a frame
             return wav
+        n, ctx, block = wav.numel(), c.n_fft, self.block_samples - self.block_samples % c.hop
+        if n <= block + 2 * ctx:
+            return self._filter(wav)
+        out = torch.empty(n, dtype=torch.float32)
+        for start in range(0, n, block):
+            # Starts on the hop grid, so every block's STFT frames are the whole signal's frames.
+            lo, hi = max(0, start - ctx), min(n, start + block + ctx)
+            out[start : start + block] = self._filter(wav[lo:hi])[start - lo : start - lo + block]
+        return out
+
+    def _filter(self, wav: torch.Tensor) -> torch.Tensor:
+        c = self.config
         spec = torch.stft(wav.float(), c.n_fft, c.hop, window=self.window, center=True, return_complex=True)
         mag = spec.abs().clamp_min(1e-7)
         factor = (mag / self._smooth(mag)).pow(self.exponent)

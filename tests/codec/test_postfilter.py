@@ -132,9 +132,21 @@ def test_invalid_render_json_is_a_model_error(bundle, tmp_path):
     (folder / "render.json").write_text("{not json")
     with pytest.raises(ModelError, match="render.json"):
         load_render(folder)
+    with pytest.raises(ModelError, match="24000 Hz"):
+        Codec.from_pretrained(bundle, postfilter=PostfilterConfig(sample_rate=24000))
 
 
 def test_the_shipped_default_names_its_postfilter():
     codec = Codec.from_pretrained()
     assert codec.postfilter is not None
     assert Codec.from_pretrained(postfilter=False).model_id == codec.model_id
+
+
+@pytest.mark.parametrize("n", [pytest.param(3 * 8192 + 4000, id="ragged-tail"), pytest.param(4 * 8192, id="whole-blocks"),
+                               pytest.param(8192 + 2 * 1024 + 1, id="just-over-one-block")])
+def test_long_input_in_blocks_is_the_whole_signal_filtered_at_once(n):
+    x = voiced_with_noise(seconds=n / SR, f0=120.0)[:n]
+    pf = Postfilter()
+    whole = pf._filter(x)
+    pf.block_samples = 8192  # blocks of 0.5 s instead of 20 s
+    torch.testing.assert_close(pf(x), whole, atol=1e-6, rtol=0)
