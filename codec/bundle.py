@@ -13,8 +13,8 @@ Layout of a bundle folder::
 The model id written in every ``.srb`` header is the first 4 bytes of SHA-256 over these files'
 names and bytes (``render.json`` excepted), so a file decodes only with the exact bundle that made
 it. ``render.json`` stays outside the id because it changes only what the decoder does after the
-vocoder, never what the streams mean: files made before a bundle gained it still decode. Weights are read with
-safetensors (no pickle); configs are validated by pydantic before any module is built.
+vocoder, never what the streams mean: files made before a bundle gained it still decode. Weights
+are read with safetensors (no pickle); configs are validated by pydantic before any module is built.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from safetensors.torch import load_file, save_file
 from bitstream import EntropyTables, SrbTablesError
 
 from .errors import ModelError
-
 from .postfilter import PostfilterConfig
 
 COMPONENTS = ("content", "f0vq", "speaker", "decoder")
