@@ -6,22 +6,28 @@ import argparse
 from pathlib import Path
 
 
-def parser(doc: str) -> argparse.ArgumentParser:
-    """An argument parser (described by ``doc``'s first line) with ``--data``, ``--model``, ``--out``."""
+def parser(doc: str, every: int | None = None) -> argparse.ArgumentParser:
+    """An argument parser (described by ``doc``'s first line) with ``--data``, ``--model``, ``--out``,
+    and ``--every`` (default ``every``) when ``every`` is given."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--data", default="../shared/data/dev")
     ap.add_argument("--model", default=None, help="bundle (default: the bundled default)")
     ap.add_argument("--out", default=None)
+    if every is not None:
+        ap.add_argument("--every", type=int, default=every, help="every N-th file of the manifest")
     return ap
 
 
-def start(args: argparse.Namespace):
+def start(args: argparse.Namespace, postfilter: bool = True):
     """One torch thread (a shared 2-core machine), then ``(codec, items)``: the bundle named by
-    ``--model`` and the utterances of ``--data`` (:func:`benchmarks.report.load_items`)."""
+    ``--model`` (with its postfilter, or without: :meth:`codec.api.Codec.from_pretrained`) and the
+    utterances of ``--data`` (:func:`benchmarks.report.load_items`), every ``--every``-th of them
+    when the parser has that option."""
     import torch
 
     torch.set_num_threads(1)
     from benchmarks.report import load_items
     from codec.api import Codec
 
-    return Codec.from_pretrained(args.model), load_items(Path(args.data))
+    items = load_items(Path(args.data))
+    return Codec.from_pretrained(args.model, postfilter=postfilter), items[:: getattr(args, "every", 1)]

@@ -3,8 +3,9 @@
 Per utterance the report calls :meth:`Evaluator.reference` on the original and
 :meth:`Evaluator.score` on each system's decoded audio; speech recognition runs at the end over
 a system's files at once (:meth:`Evaluator.transcribe`, called by the report), because Whisper is
-cheapest on packed windows (group ``whisper``; ``whisper-file`` asks it once per file). Every result is stored in a :class:`benchmarks.cache.ScoreCache` under the hash of the
-audio and of the metric's configuration (:data:`CONFIG`), so re-running the report after changing
+cheapest on packed windows (group ``whisper``; ``whisper-file`` asks it once per file). Every
+result is stored in a :class:`benchmarks.cache.ScoreCache` under the hash of the audio and of the
+metric's configuration (:data:`CONFIG`), so re-running the report after changing
 srb's model recomputes srb's scores alone.
 """
 

@@ -41,16 +41,13 @@ def level_offset(f0_ref: np.ndarray, f0_deg: np.ndarray) -> tuple[float, int]:
 
 
 def main(argv=None) -> int:
-    ap = dev_script.parser(__doc__)
-    ap.add_argument("--every", type=int, default=4, help="every N-th file of the manifest")
-    args = ap.parse_args(argv)
+    args = dev_script.parser(__doc__, every=4).parse_args(argv)
     t0 = time.perf_counter()
-    codec, items = dev_script.start(args)
+    codec, rows = dev_script.start(args)
     import soundfile as sf
 
     from benchmarks import metrics as M
 
-    rows = items[:: args.every]
     spk = M.SpeakerSimilarity()
     totals = {k: dict(f0=M.F0Counts(), stoi=[], mcd=[], spk=[]) for k in ("plain", "corrected")}
     oracle, offsets = M.F0Counts(), []

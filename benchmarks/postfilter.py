@@ -26,33 +26,25 @@ from benchmarks.markdown import emit
 
 
 def main(argv=None) -> int:
-    ap = dev_script.parser(__doc__)
-    ap.add_argument("--every", type=int, default=50, help="every N-th file of the manifest")
+    ap = dev_script.parser(__doc__, every=50)
     ap.add_argument("--strengths", default="1,1.5,2.2,3.2", help="comma-separated postfilter strengths")
     ap.add_argument("--asr", choices=("packed", "per-file"), default=None,
                     help="also Whisper base word errors (packed: 0.2 s per audio second and strength; per-file: 0.4 s)")
     ap.add_argument("--distillmos", action="store_true", help="also DistillMOS (0.16 s per audio second and strength)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    import soundfile as sf
+    codec, items = dev_script.start(args, postfilter=False)  # each strength filters the same raw decode
     import torch
 
     from benchmarks import metrics as M
-    from codec.api import Codec
+    from benchmarks.report import read_audio
     from codec.postfilter import Postfilter, PostfilterConfig
 
-    torch.set_num_threads(1)
-    codec = Codec.from_pretrained(args.model, postfilter=False)
-    from benchmarks.report import load_items
-
-    items = load_items(args.data)[:: args.every]
     strengths = [float(s) for s in args.strengths.split(",")]
     refs, raws, tracks = [], [], []
     for it in items:
-        x, sr = sf.read(str(it.path), dtype="float32")
-        if x.ndim > 1:
-            x = x.mean(axis=1)
-        y, _ = codec.decode(codec.encode(x, sr))
+        x = read_audio(it.path)
+        y, _ = codec.decode(codec.encode(x, codec.sample_rate))
         refs.append(x)
         raws.append(y)
         ref, deg, _ = M.align(x, y)

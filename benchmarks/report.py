@@ -230,7 +230,7 @@ def srb_breakdown(rows: list[dict]) -> dict | None:
 def fmt(key: str, v) -> str:
     if not _finite(v):
         return "–"
-    if key in ("gpe", "vde", "ffe", "wer", "dwer", "wer_cap", "wf_wer", "wf_dwer", "wf_wer_cap", "ps_wer", "ps_dwer"):
+    if key in METRIC_BY_KEY and METRIC_BY_KEY[key].pooled:  # F0 and word error rates: ratios of counts
         return f"{100 * v:.1f}%"
     if key in ("stoi", "spk_cos"):
         return f"{v:.3f}"

@@ -50,20 +50,16 @@ def impose_band_energies(ref: np.ndarray, deg: np.ndarray, edges: list[float], h
 
 
 def main(argv=None) -> int:
-    ap = dev_script.parser(__doc__)
-    ap.add_argument("--every", type=int, default=50, help="every N-th file of the manifest")
-    args = ap.parse_args(argv)
+    args = dev_script.parser(__doc__, every=50).parse_args(argv)
     t0 = time.perf_counter()
     codec, items = dev_script.start(args)
-    import soundfile as sf
-
     from benchmarks import metrics as M
+    from benchmarks.report import read_audio
 
-    items = items[:: args.every]
     pairs = []
     for it in items:
-        x, sr = sf.read(str(it.path), dtype="float32")
-        y, _ = codec.decode(codec.encode(x, sr))
+        x = read_audio(it.path)
+        y, _ = codec.decode(codec.encode(x, codec.sample_rate))
         ref, deg, _ = M.align(x, y)
         pairs.append((ref.astype(np.float32), deg.astype(np.float32)))
     seconds = sum(len(r) for r, _ in pairs) / codec.sample_rate
