@@ -18,9 +18,10 @@ def parser(doc: str, every: int | None = None) -> argparse.ArgumentParser:
     return ap
 
 
-def start(args: argparse.Namespace, postfilter: bool = True):
+def start(args: argparse.Namespace, finish: bool = True):
     """One torch thread (a shared 2-core machine), then ``(codec, items)``: the bundle named by
-    ``--model`` (with its postfilter, or without: :meth:`codec.api.Codec.from_pretrained`) and the
+    ``--model`` (with the finishing its ``render.json`` names, postfilter and pitch resynthesis, or
+    without: the vocoder's output, :meth:`codec.api.Codec.from_pretrained`) and the
     utterances of ``--data`` (:func:`benchmarks.report.load_items`), every ``--every``-th of them
     when the parser has that option."""
     import torch
@@ -30,4 +31,4 @@ def start(args: argparse.Namespace, postfilter: bool = True):
     from codec.api import Codec
 
     items = load_items(Path(args.data))
-    return Codec.from_pretrained(args.model, postfilter=postfilter), items[:: getattr(args, "every", 1)]
+    return Codec.from_pretrained(args.model, postfilter=finish, resynth=finish), items[:: getattr(args, "every", 1)]

@@ -33,81 +33,37 @@ def main(argv=None) -> int:
     ap.add_argument("--distillmos", action="store_true", help="also DistillMOS (0.16 s per audio second and strength)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    codec, items = dev_script.start(args, postfilter=False)  # each strength filters the same raw decode
+    codec, items = dev_script.start(args, finish=False)  # each strength filters the same raw decode
     import torch
 
-    from benchmarks import metrics as M
+    from benchmarks.render_scores import RenderScorer
     from benchmarks.report import read_audio
     from codec.postfilter import Postfilter, PostfilterConfig
 
     strengths = [float(s) for s in args.strengths.split(",")]
-    refs, raws, tracks = [], [], []
-    for it in items:
-        x = read_audio(it.path)
-        y, _ = codec.decode(codec.encode(x, codec.sample_rate))
-        refs.append(x)
-        raws.append(y)
-        ref, deg, _ = M.align(x, y)
-        tracks.append((M.praat_f0(ref), M.praat_f0(deg)))
+    refs = [read_audio(it.path) for it in items]
+    raws = [codec.decode(codec.encode(x, codec.sample_rate))[0] for x in refs]
     seconds = sum(len(x) for x in refs) / codec.sample_rate
-    dns = M.DNSMOS()
-    dmos = M.DistillMOS() if args.distillmos else None
-    asr = M.WhisperASR() if args.asr else None
-    transcribe = (asr.transcribe_many if args.asr == "packed" else lambda ws: [asr.transcribe(w) for w in ws]) if asr else None
-    texts = [it.text for it in items]
-    against_text = any(texts)  # dev: the files with a transcript (cmu_arctic's have none); train: dWER
-    scored = [i for i, t in enumerate(texts) if t] if against_text else list(range(len(items)))
-    if asr:
-        ref_text = texts if against_text else transcribe(refs)
+    scorer = RenderScorer(items, refs, raws, args.asr, args.distillmos)
     rows = []
     for s in strengths:
         pf = Postfilter(PostfilterConfig(strength=s))
-        outs = [np.clip(pf(torch.from_numpy(y)).numpy(), -1, 1) for y in raws]
-        sc = dict(stoi=[], mcd=[], dnsmos=[], sig=[], distillmos=[])
-        f0, kept = M.F0Counts(), M.F0Counts()
-        for x, y, (f_ref, f_raw) in zip(refs, outs, tracks):
-            ref, deg, _ = M.align(x, y)
-            sc["stoi"].append(M.stoi(ref, deg))
-            sc["mcd"].append(M.mcd(ref, deg))
-            d = dns(y)
-            sc["dnsmos"].append(d["dnsmos"])
-            sc["sig"].append(d["dnsmos_sig"])
-            if dmos:
-                sc["distillmos"].append(dmos(y))
-            f_deg = M.praat_f0(deg)
-            f0 = f0 + M.f0_counts(f_ref, f_deg)
-            n = min(len(f_ref), len(f_raw))
-            kept = kept + M.f0_counts(f_ref, f_deg, (f_ref[:n] > 0) & (f_raw[:n] > 0))
-        row = {k: float(np.mean(v)) if v else float("nan") for k, v in sc.items()}
-        row.update(strength=s, gpe=f0.gpe, vde=f0.vde, ffe=f0.ffe, gpe_kept=kept.gpe)
-        if asr:
-            hyps = transcribe([outs[i] for i in scored]) if args.asr == "per-file" else transcribe(outs)
-            if args.asr == "packed":  # the whole split packed as the report packs it, then the scored files
-                hyps = [hyps[i] for i in scored]
-            errors = [M.word_errors(ref_text[i], h) for i, h in zip(scored, hyps)]
-            words = max(1, sum(n for _, n in errors))
-            row["wer"] = sum(e for e, _ in errors) / words
-            row["wer_capped"] = sum(min(e, n) for e, n in errors) / words
+        row = scorer.score([np.clip(pf(torch.from_numpy(y)).numpy(), -1, 1) for y in raws])
         rows.append(row)
-        print(row, flush=True)
+        print(s, row, flush=True)
     lines = [
         "# Postfilter strength",
         "",
         f"`python -m benchmarks.postfilter --data {args.data} --every {args.every} "
         f"--strengths {args.strengths}{' --asr ' + args.asr if args.asr else ''}{' --distillmos' if args.distillmos else ''}` "
         f"(model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
-        "Strength 1 = the vocoder's output as it is."
-        + (f" WER: the {len(scored)} files with a transcript." if asr and against_text else ""),
+        "Strength 1 = the vocoder's output as it is (the baseline of the GPE column)."
+        + (f" WER: the {len(scorer.scored)} files with a transcript." if args.asr and scorer.against_text else ""),
         "",
-        "| strength | STOI | MCD dB | DNSMOS | DNSMOS SIG | DistillMOS | GPE | GPE, frames voiced unfiltered | VDE | FFE | {wer} | {wer} capped |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| strength " + scorer.header(),
+        "|---:" * 12 + "|",
     ]
-    lines[-2] = lines[-2].replace("{wer}", "WER" if asr and against_text else "dWER")
-    for r in rows:
-        wer = f"{100 * r['wer']:.1f} % | {100 * r['wer_capped']:.1f} %" if "wer" in r else "– | –"
-        dm = f"{r['distillmos']:.3f}" if np.isfinite(r["distillmos"]) else "–"
-        lines.append(f"| {r['strength']:g} | {r['stoi']:.4f} | {r['mcd']:.3f} | {r['dnsmos']:.3f} | {r['sig']:.3f} | {dm} "
-                     f"| {100 * r['gpe']:.1f} % | {100 * r['gpe_kept']:.1f} % | {100 * r['vde']:.1f} % | {100 * r['ffe']:.1f} % | {wer} |")
+    lines += [f"| {s:g} " + scorer.row(r) for s, r in zip(strengths, rows)]
     emit(lines, args.out)
     return 0
 

@@ -100,11 +100,12 @@ class SrbSystem(System):
     name = "srb"
     family = "srb"
 
-    def __init__(self, model: str | None = None, postfilter: bool = True):
+    def __init__(self, model: str | None = None, postfilter: bool = True, resynth: bool = True):
         self.model = model
-        self.postfilter = postfilter  # False: the vocoder's output as it is (system "srb-raw")
-        if not postfilter:
-            self.name = "srb-raw"
+        # What the bundle's render.json turns on, or not: "srb-pf" without the pitch resynthesis
+        # (v0.3's decoder), "srb-raw" without either (the vocoder's output as it is).
+        self.postfilter, self.resynth = postfilter, resynth
+        self.name = {(True, True): "srb", (True, False): "srb-pf"}.get((postfilter, resynth), "srb-raw")
         self.codec = None
         self.load_s = 0.0
 
@@ -115,7 +116,7 @@ class SrbSystem(System):
             from codec.api import Codec
 
             t0 = time.perf_counter()
-            self.codec = Codec.from_pretrained(self.model, postfilter=self.postfilter)
+            self.codec = Codec.from_pretrained(self.model, postfilter=self.postfilter, resynth=self.resynth)
             self.load_s = time.perf_counter() - t0
         except Exception as exc:  # ModelError (no default bundle yet, bad folder), ImportError
             what = "no bundled default model yet; pass --model BUNDLE" if self.model is None else f"--model {self.model}"
@@ -138,16 +139,20 @@ class SrbSystem(System):
         return CodedAudio(resample(out, sr, SR), 8 * len(data), t1 - t0, t2 - t1, extra, mem.added_mib)
 
 
+#: srb's systems: (postfilter, pitch resynthesis) as the bundle's render.json names them, or off.
+SRB_SYSTEMS = {"srb": (True, True), "srb-pf": (True, False), "srb-raw": (False, False)}
+
+
 def all_system_names() -> list[str]:
-    return ["srb", "srb-raw", *peer_systems()]
+    return [*SRB_SYSTEMS, *peer_systems()]
 
 
 def build_systems(names: list[str], model: str | None) -> list[System]:
     peers = peer_systems()
     out: list[System] = []
     for n in names:
-        if n in ("srb", "srb-raw"):
-            out.append(SrbSystem(model, postfilter=n == "srb"))
+        if n in SRB_SYSTEMS:
+            out.append(SrbSystem(model, *SRB_SYSTEMS[n]))
         elif n in peers:
             out.append(peers[n])
         else:

@@ -37,15 +37,17 @@ SR = 16000
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dev"
 DEMO = ROOT / "codec" / "assets" / "samples" / "demo.flac"
-STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter")
+STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter", "resynth")
 #: What each stage does, for the report.
 STAGE_TEXT = {
     "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, entropy coding)",
-    "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding + vocoder)",
+    "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding, vocoder, postfilter, pitch resynthesis)",
     "content": "content encoder alone: `codec.content.units` on the waveform",
     "f0": "F0 extraction alone: `codec.pitch.extract_f0` (Praat, two passes)",
-    "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams (its postfilter included)",
+    "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams (postfilter and resynthesis included)",
     "postfilter": "postfilter alone: `codec.postfilter.Postfilter` on the input waveform (none: skipped)",
+    "resynth": "pitch resynthesis alone: `codec.resynth.Resynth` on the input waveform at its transmitted "
+               "contour (Praat on the audio, WORLD per voiced run; none: skipped)",
 }
 
 
@@ -92,6 +94,7 @@ class Stages:
         self.tensor = torch.from_numpy(wav)
         self.data = codec.encode(wav, sample_rate=SR)
         self.streams = read_srb(self.data, codec.tables)
+        self.target = codec.transmitted_f0(self.streams) if self.streams.pitch_stats is not None else None
 
     def run(self, stage: str):
         import torch
@@ -112,6 +115,8 @@ class Stages:
             return c.decode_streams(self.streams)
         if stage == "postfilter":
             return c.postfilter(self.tensor) if c.postfilter is not None else self.tensor
+        if stage == "resynth":
+            return c.resynth(self.wav, self.target) if c.resynth is not None and self.target is not None else self.wav
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
 

@@ -4,7 +4,9 @@
     >>> write_srb(shift_pitch(s2, 2.0), tables)                     # doctest: +SKIP
 
 - **speaker** (voice conversion): the speaker code is one header field; swapping it makes the
-  decoder speak the same units and intonation with another voice.
+  decoder speak the same units and intonation with another voice. The utterance's pitch level and
+  spread (``pitch_stats``) belong to the voice: taken from the other file with its speaker, dropped
+  with a bare speaker code (the decoder then takes the level from the speaker vector).
 - **tempo**: units are runs at 50 Hz, so speaking faster is shorter runs. Run boundaries are scaled
   on the cumulative time axis and rounded (a run that rounds to nothing is dropped: at 1.25x that
   is a 1-frame run between two kept ones, 20 ms); F0 codes are resampled by nearest neighbour.
@@ -27,16 +29,18 @@ MIN_TEMPO, MAX_TEMPO = 0.25, 4.0
 
 
 def set_speaker(streams: Streams, speaker: SpeakerCode | Streams) -> Streams:
-    """The same streams spoken by ``speaker`` (a code, or the streams of a file to take it from)."""
+    """The same streams spoken by ``speaker``: a code, or the streams of a file to take it from
+    (with that file's pitch level and spread; a bare code drops them, see the module doc)."""
+    stats = None
     if isinstance(speaker, Streams):
         if speaker.model_id != streams.model_id:
             raise SrbStreamsError(
                 f"speaker comes from model {speaker.model_id:08x}, the streams from {streams.model_id:08x}"
             )
-        speaker = speaker.speaker
+        speaker, stats = speaker.speaker, speaker.pitch_stats
     if not isinstance(speaker, SpeakerCode):
         raise SrbStreamsError(f"speaker must be a SpeakerCode or Streams, got {type(speaker).__name__}")
-    return dataclasses.replace(streams, speaker=speaker)
+    return dataclasses.replace(streams, speaker=speaker, pitch_stats=stats)
 
 
 def shift_pitch(streams: Streams, semitones: float) -> Streams:

@@ -20,6 +20,7 @@ from .audio import load_audio
 from .bundle import load_bundle, load_render
 from .errors import ModelError
 from .postfilter import Postfilter, PostfilterConfig
+from .resynth import Resynth, ResynthConfig, check_sample_rate, resynth_contour, resynth_range
 
 DEFAULT_MODEL = "default"
 
@@ -37,9 +38,13 @@ class Codec:
         config, modules, tables, model_id: what :func:`codec.bundle.load_bundle` returns.
         postfilter: the :class:`codec.postfilter.PostfilterConfig` decoded audio is finished
             with, or ``None`` for the vocoder's output as it is.
+        resynth: the :class:`codec.resynth.ResynthConfig` that re-voices the decoded audio at
+            the file's F0 contour (whole-file decodes of files that carry pitch statistics), or
+            ``None``.
     """
 
-    def __init__(self, config, modules: dict, tables, model_id: int, postfilter: PostfilterConfig | None = None):
+    def __init__(self, config, modules: dict, tables, model_id: int, postfilter: PostfilterConfig | None = None,
+                 resynth: ResynthConfig | None = None):
         self.config = config
         self.content = modules["content"]
         self.f0vq = modules["f0vq"]
@@ -51,16 +56,21 @@ class Codec:
         if postfilter is not None and postfilter.sample_rate != config.sample_rate:
             raise ModelError(f"postfilter for {postfilter.sample_rate} Hz, model at {config.sample_rate} Hz")
         self.postfilter = Postfilter(postfilter) if postfilter is not None and postfilter.strength != 1.0 else None
+        if resynth is not None:
+            check_sample_rate(resynth, config.sample_rate)
+        self.resynth = Resynth(resynth) if resynth is not None else None
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None,
-                        postfilter: bool | PostfilterConfig = True) -> "Codec":
+                        postfilter: bool | PostfilterConfig = True,
+                        resynth: bool | ResynthConfig = True) -> "Codec":
         """Load a bundle: ``None`` for srb's default, a bundled name, or a bundle folder.
 
         Args:
             name_or_path: which bundle.
             postfilter: ``True`` for the bundle's own setting (its ``render.json``; none if it
                 has none), ``False`` for none, or a :class:`~codec.postfilter.PostfilterConfig`.
+            resynth: the same for the pitch resynthesis (:class:`~codec.resynth.ResynthConfig`).
 
         Raises:
             ModelError: unknown name, or a folder that is not a valid bundle.
@@ -72,9 +82,12 @@ class Codec:
             if str(target) not in shipped:
                 raise ModelError(f"unknown model {str(target)!r}: not a folder, and srb ships {sorted(shipped) or 'none'}")
             path = shipped[str(target)]
+        render = load_render(path)
         if postfilter is True:
-            postfilter = load_render(path).postfilter
-        return cls(*load_bundle(path), postfilter=postfilter or None)
+            postfilter = render.postfilter
+        if resynth is True:
+            resynth = render.resynth
+        return cls(*load_bundle(path), postfilter=postfilter or None, resynth=resynth or None)
 
     def context_frames(self) -> int:
         """Unit frames of context either side that make a decoded window exact (vocoder and
@@ -126,9 +139,10 @@ class Codec:
         )
 
     def pitch_stats_code(self, stats: pitch.F0Stats) -> tuple[int, int] | None:
-        """What the streams carry of the utterance's pitch statistics: their bytes for a decoder
-        that takes them, else nothing."""
-        return pitch.stats_code(stats) if self.decoder.config.pitch_stats else None
+        """What the streams carry of the utterance's pitch statistics: their two bytes (16 bits
+        per file) whenever something is voiced, for any decoder: the pitch resynthesis
+        (:mod:`codec.resynth`) and decoders trained with them use them, others ignore them."""
+        return pitch.stats_code(stats)
 
     def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None) -> bytes:
         """Speech -> bytes of an ``.srb`` file. Same input, same bytes."""
@@ -165,7 +179,17 @@ class Codec:
         spk = self.speaker_vector(streams.speaker)
         wav = synthesize(self.decoder, streams.units, streams.f0, spk, streams.pitch_cents, streams.pitch_stats,
                          self.postfilter)[: streams.num_samples]
+        if self.resynth is not None and streams.pitch_stats is not None:
+            wav = self.resynth(wav, self.transmitted_f0(streams), resynth_range(streams.pitch_stats, streams.pitch_cents))
         return np.clip(wav, -1.0, 1.0).astype(np.float32)
+
+    def transmitted_f0(self, streams: Streams) -> np.ndarray:
+        """``(ceil(num_samples / 160),)`` F0 in Hz (0 = unvoiced) the streams' F0 codes and pitch
+        statistics stand for, with their pitch edit applied (:func:`codec.resynth.transmitted_f0`)."""
+        if streams.pitch_stats is None:
+            raise ModelError("these streams carry no pitch statistics: their F0 level is unknown")
+        return resynth_contour(self, streams.f0, pitch.num_frames(streams.num_samples), streams.pitch_stats,
+                               streams.pitch_cents)
 
     def decode(self, data: bytes) -> tuple[np.ndarray, int]:
         """Bytes of an ``.srb`` file -> ``(waveform, sample_rate)``: ``(N,)`` float32 numpy in

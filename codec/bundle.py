@@ -8,7 +8,7 @@ Layout of a bundle folder::
     speaker.safetensors    speaker encoder, its product quantizer and the known-speaker table
     decoder.safetensors    vocoder (units, F0 codes, speaker vector -> audio)
     tables.npz             entropy tables (bitstream.EntropyTables)
-    render.json            optional: RenderConfig, how the decoded audio is finished (postfilter)
+    render.json            optional: RenderConfig, how the decoded audio is finished (postfilter, pitch resynthesis)
 
 The model id written in every ``.srb`` header is the first 4 bytes of SHA-256 over these files'
 names and bytes (``render.json`` excepted), so a file decodes only with the exact bundle that made
@@ -30,6 +30,7 @@ from bitstream import EntropyTables, SrbTablesError
 
 from .errors import ModelError
 from .postfilter import PostfilterConfig
+from .resynth import ResynthConfig
 
 COMPONENTS = ("content", "f0vq", "speaker", "decoder")
 RENDER_FILE = "render.json"
@@ -61,6 +62,7 @@ class RenderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     postfilter: PostfilterConfig | None = None
+    resynth: ResynthConfig | None = None
 
 
 def save_render(folder, render: RenderConfig) -> None:

@@ -66,10 +66,10 @@ def _wav_bytes(wav, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def _load_codec(model: str | None, postfilter: bool = True):
+def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True):
     from .api import Codec
 
-    return Codec.from_pretrained(model, postfilter=postfilter)
+    return Codec.from_pretrained(model, postfilter=postfilter, resynth=resynth)
 
 
 def _convert(args, suffix: str, label: str, convert) -> int:
@@ -101,7 +101,7 @@ def _lost_line(path: str, lost, sample_rate: int) -> str:
 
 
 def cmd_decode(args) -> int:
-    codec = _load_codec(args.model, postfilter=not args.no_postfilter)
+    codec = _load_codec(args.model, postfilter=not args.no_postfilter, resynth=not args.no_resynth)
     if args.stream:
         return _decode_stream(codec, args)
     if args.format == "raw":
@@ -217,8 +217,10 @@ def cmd_demo(args) -> int:
     t2 = time.perf_counter()
     print(f"sample: {sample.name} (synthetic speech, flite), {len(wav) / sr:.2f} s")
     pf = codec.postfilter
-    print(f"encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s on this machine; decoder postfilter: "
-          + (f"harmonic, strength {pf.config.strength:g}" if pf else "none") + "\n")
+    finishing = ([f"harmonic postfilter (strength {pf.config.strength:g})"] if pf else []) + (
+        ["pitch resynthesis (WORLD)"] if codec.resynth else [])
+    print(f"encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s on this machine; decoder finishing: "
+          + (", ".join(finishing) or "none") + "\n")
     print(bitrate_report(data, codec.tables).format())
     if args.output:
         _write(Path(args.output), _wav_bytes(wav, sr), args.force)
@@ -246,7 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--lookahead", type=int, default=None, metavar="FRAMES",
                      help="with --stream: unit frames (20 ms) of the next packet used as context (default 10)")
     dec.add_argument("--no-postfilter", action="store_true",
-                     help="the vocoder's output as it is, without the bundle's harmonic postfilter")
+                     help="without the bundle's harmonic postfilter")
+    dec.add_argument("--no-resynth", action="store_true",
+                     help="without the bundle's pitch resynthesis (whole-file decodes only; --stream never "
+                     "applies it)")
     dec.add_argument("--strict", action="store_true", help="fail on a lost or damaged packet instead of "
                      "concealing it")
     demo = sub.add_parser("demo", help="encode and decode a bundled sample, print the bitrate breakdown")

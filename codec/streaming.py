@@ -22,6 +22,8 @@ import numpy as np
 from bitstream import LostSpan, PacketReader, iter_chunks
 from bitstream.conceal import hold_fill
 
+from . import pitch
+from .resynth import resynth_contour, resynth_range
 from .synth import fade_gain, synthesize
 
 
@@ -73,6 +75,8 @@ class StreamDecoder:
         self._packets: dict[int, tuple] = {}  # index -> (units, f0, lost reason)
         self._next = 0
         self._speaker = None
+        self._resynth = False  # set from the header: the codec re-voices and the file has pitch statistics
+        self._history = None  # (first sample, audio before resynthesis) from the last packet's start
 
     @property
     def header(self):
@@ -89,14 +93,15 @@ class StreamDecoder:
         if h is not None and self._speaker is None:
             self.codec.check_model(h.model_id)
             self._speaker = self.codec.speaker_vector(h.speaker)
+            self._resynth = self.codec.resynth is not None and h.pitch_stats is not None
         for p in packets:
             self._packets[p.index] = (p.units, p.f0, p.lost)
         out = []
         while h is not None and self._next < h.num_packets and self._ready(self._next):
             out.append(self._emit(self._next))
             self._next += 1
-            # Keep only what later windows can still reach.
-            oldest = (self._next * h.packet_frames - self.lookbehind) // h.packet_frames - 1
+            # Keep only what later windows can still reach (and the packet before, for the F0 decoder).
+            oldest = (self._next * h.packet_frames - self.lookbehind) // h.packet_frames - 2
             for q in [q for q in self._packets if q < oldest]:
                 del self._packets[q]
         return out
@@ -116,9 +121,10 @@ class StreamDecoder:
         last = (b - 1) // h.packet_frames if b else 0
         return all(q in self._packets for q in range(p, last + 1))
 
-    def _emit(self, p: int) -> AudioChunk:
+    def _streams(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Units of unit frames ``[a, b)`` and F0 codes of the F0 frames that cover them (``a`` on
+        an F0 frame), with the frames of lost or unknown packets held from their neighbours."""
         h = self.header
-        a, b, u0, u1 = self._window(p)
         fa, fb = a * h.unit_hop // h.f0_hop, -(-b * h.unit_hop // h.f0_hop)
         units = np.zeros(b - a, np.int32)
         f0 = np.zeros(fb - fa, np.int32)
@@ -135,18 +141,47 @@ class StreamDecoder:
             lo, hi = max(g0, fa), min(g1, fb)
             if hi > lo:
                 f0[lo - fa : hi - fa], f0_lost[lo - fa : hi - fa] = qf[lo - g0 : hi - g0], False
-        units = hold_fill(units, units_lost)
-        f0 = hold_fill(f0, f0_lost)
+        return hold_fill(units, units_lost), hold_fill(f0, f0_lost)
+
+    def _emit(self, p: int) -> AudioChunk:
+        h = self.header
+        a, b, u0, u1 = self._window(p)
+        units, f0 = self._streams(a, b)
         wav = synthesize(self.codec.decoder, units, f0, self._speaker, h.pitch_cents, h.pitch_stats,
                          self.codec.postfilter)
+        if self._resynth:
+            start, wav = self._revoice(p, a, b, wav)
+        else:
+            start = a * h.unit_hop
         s0, s1 = h.sample_span(p)
-        audio = wav[(u0 - a) * h.unit_hop :][: s1 - s0]
+        audio = wav[s0 - start :][: s1 - s0]
         reason = self._packets[p][2]
         if reason is not None:
             before_ok = p > 0 and self._packets.get(p - 1, (0, 0, None))[2] is None
             after_ok = p + 1 < h.num_packets and self._packets.get(p + 1, (0, 0, "?"))[2] is None
             audio = audio * fade_gain(audio.size, before_ok, after_ok, h.sample_rate)
         return AudioChunk(p, s0, np.clip(audio, -1.0, 1.0).astype(np.float32), reason)
+
+    def _revoice(self, p: int, a: int, b: int, wav: np.ndarray) -> tuple[int, np.ndarray]:
+        """The pitch resynthesis of packet ``p``'s window (unit frames ``[a, b)``, audio ``wav``):
+        ``(first sample, audio)``. The window's audio is prefixed with the audio kept from the
+        packet before (so a voiced run that starts there is synthesised from its start, as in the
+        whole-file decode), and the F0 contour is decoded from the codes of the packet before on
+        (the F0 decoder's context). Then the audio from packet ``p``'s start is kept for the next."""
+        h = self.header
+        hist_start, hist = self._history if self._history is not None else (a * h.unit_hop, np.zeros(0, np.float32))
+        start = min(hist_start, a * h.unit_hop)
+        audio = np.concatenate([hist[: a * h.unit_hop - start], wav])
+        c0 = h.f0_span(max(0, p - 1))[0] * h.f0_hop // h.unit_hop  # unit frame of the codes' start
+        c0 = min(c0, start // h.unit_hop)
+        _, codes = self._streams(c0, b)
+        frames = -(-(b - c0) * h.unit_hop // pitch.HOP)
+        contour = resynth_contour(self.codec, codes, frames, h.pitch_stats, h.pitch_cents)
+        skip = (start - c0 * h.unit_hop) // pitch.HOP
+        out = self.codec.resynth(audio, contour[skip:], resynth_range(h.pitch_stats, h.pitch_cents))
+        u0 = h.unit_span(p)[0] * h.unit_hop
+        self._history = (u0, audio[u0 - start :])
+        return start, out
 
 
 def stream_decode(codec, source, lookahead: int | None = None, lookbehind: int | None = None) -> Iterator[AudioChunk]:
