@@ -47,7 +47,7 @@ STAGE_TEXT = {
     "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams (postfilter and resynthesis included)",
     "postfilter": "postfilter alone: `codec.postfilter.Postfilter` on the input waveform (none: skipped)",
     "resynth": "pitch resynthesis alone: `codec.resynth.Resynth` on the input waveform at its transmitted "
-               "contour (Praat on the audio, WORLD per voiced run; none: skipped)",
+               "contour (one Praat pass on the audio, WORLD per voiced run; none: skipped)",
 }
 
 
@@ -95,6 +95,10 @@ class Stages:
         self.data = codec.encode(wav, sample_rate=SR)
         self.streams = read_srb(self.data, codec.tables)
         self.target = codec.transmitted_f0(self.streams) if self.streams.pitch_stats is not None else None
+        if self.target is not None:
+            from codec.resynth import resynth_range
+
+            self.range = resynth_range(self.streams.pitch_stats)
 
     def run(self, stage: str):
         import torch
@@ -116,7 +120,9 @@ class Stages:
         if stage == "postfilter":
             return c.postfilter(self.tensor) if c.postfilter is not None else self.tensor
         if stage == "resynth":
-            return c.resynth(self.wav, self.target) if c.resynth is not None and self.target is not None else self.wav
+            if c.resynth is None or self.target is None:
+                return self.wav
+            return c.resynth(self.wav, self.target, self.range)
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
 

@@ -5,7 +5,11 @@
 For each file: encode with the bundled model, decode the whole file (``Codec.decode``), then decode
 it packet by packet (``Codec.stream_decode``) with lookbehind = the receptive field and several
 lookaheads, and compare: max |diff| and SNR (whole-file output as the signal, the difference as
-noise) over all samples of all files.
+noise) over all samples of all files, and the pitch of the two (Praat on both, pooled over the
+files: gross errors and voicing disagreements between them, median distance in cents). The pitch
+resynthesis (codec/resynth.py) places its pulses anew in each window, so with it on the samples
+differ where a window cuts a voiced run while the pitch stays the same; ``--no-resynth`` measures
+the decoder without it, whose windows are exact with the full context.
 """
 
 from __future__ import annotations
@@ -38,12 +42,15 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="../shared/data/dev")
     ap.add_argument("--files", type=int, default=10)
     ap.add_argument("--lookaheads", default=None, help="comma-separated unit frames (default: 0,5,10,15 and the full context)")
+    ap.add_argument("--no-resynth", action="store_true", help="the bundle without its pitch resynthesis")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     from codec.api import Codec
 
-    codec = Codec.from_pretrained()
+    from codec import pitch
+
+    codec = Codec.from_pretrained(resynth=not args.no_resynth)
     files = dev_files(Path(args.data), args.files)
     R = codec.context_frames()  # the vocoder's receptive field, plus the postfilter's when it has one
     las = [int(x) for x in args.lookaheads.split(",")] if args.lookaheads else sorted({0, 5, 10, 15, R})
@@ -60,16 +67,23 @@ def main(argv=None) -> int:
     lines = [
         f"# Streaming decode vs whole-file decode ({len(files)} dev files, {total_s:.1f} s)",
         "",
-        f"Command: `python -m benchmarks.streaming --data {args.data} --files {args.files}`",
+        f"Command: `python -m benchmarks.streaming --data {args.data} --files {args.files}"
+        f"{' --no-resynth' if args.no_resynth else ''}` (pitch resynthesis {'on' if codec.resynth else 'off'})",
         "",
         f"Receptive field of the vocoder and postfilter: {R} unit frames ({R * 20} ms) each side. Lookbehind = {R} frames.",
+        "Pitch columns: Praat (codec.pitch.extract_f0) on the streamed and the whole-file output: frames voiced in both "
+        "more than 20 % apart, frames voiced in one only, median |cents| where both are voiced.",
         "",
-        "| lookahead (frames) | lookahead (ms) | max abs diff | SNR vs whole-file (dB) | decode time / whole-file |",
-        "|---:|---:|---:|---:|---:|",
+        "| lookahead (frames) | lookahead (ms) | max abs diff | SNR vs whole-file (dB) | pitch: gross | pitch: voicing | "
+        "pitch: median cents | decode time / whole-file |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    ref_f0 = [pitch.extract_f0(r) for r in refs]
     for la in las:
         diffs, sig, noise, t = [], 0.0, 0.0, 0.0
-        for ref, data in zip(refs, datas):
+        gross = voicing = frames = both_n = 0
+        cents = []
+        for ref, data, fr in zip(refs, datas, ref_f0):
             t0 = time.perf_counter()
             out = np.concatenate([c.audio for c in codec.stream_decode(data, lookahead=la)])
             t += time.perf_counter() - t0
@@ -78,8 +92,17 @@ def main(argv=None) -> int:
             diffs.append(np.abs(d).max())
             sig += float(np.sum(ref.astype(np.float64) ** 2))
             noise += float(np.sum(d**2))
+            fo = pitch.extract_f0(out)
+            both = (fr > 0) & (fo > 0)
+            gross += int(np.sum(np.abs(fo[both] / fr[both] - 1) > 0.2))
+            both_n += int(both.sum())
+            voicing += int(np.sum((fr > 0) != (fo > 0)))
+            frames += fr.size
+            cents.append(np.abs(pitch.cents(fo[both], fr[both])))
         snr = float("inf") if noise == 0 else 10 * np.log10(sig / noise)
-        lines.append(f"| {la} | {la * 20} | {max(diffs):.2e} | {snr:.1f} | {t / t_dec:.2f} |")
+        med = float(np.median(np.concatenate(cents))) if both_n else float("nan")
+        lines.append(f"| {la} | {la * 20} | {max(diffs):.2e} | {snr:.1f} | {100 * gross / max(1, both_n):.2f} % "
+                     f"| {100 * voicing / max(1, frames):.2f} % | {med:.1f} | {t / t_dec:.2f} |")
         print(lines[-1], flush=True)
     # Concealment: drop packet 1 of every file, compare the intact packets' audio with the reference.
     lines += ["", "## One lost packet (packet 1 deleted from each file)", ""]

@@ -250,8 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--no-postfilter", action="store_true",
                      help="without the bundle's harmonic postfilter")
     dec.add_argument("--no-resynth", action="store_true",
-                     help="without the bundle's pitch resynthesis (whole-file decodes only; --stream never "
-                     "applies it)")
+                     help="without the bundle's pitch resynthesis (the decoded voice at the vocoder's own pitch)")
     dec.add_argument("--strict", action="store_true", help="fail on a lost or damaged packet instead of "
                      "concealing it")
     demo = sub.add_parser("demo", help="encode and decode a bundled sample, print the bitrate breakdown")

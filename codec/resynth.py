@@ -2,21 +2,27 @@
 
 Why: the vocoder follows its F0 codes only loosely. The F0 VQ-VAE's contour is within 0.9 % gross
 pitch error of the encoder's track, yet the vocoder's output is 8.5 % off the original (Praat
-judge, all of dev), and it leaves noise between the harmonics (DNSMOS signal 2.5 against 3.2 for
-Codec2 700C). The file knows better: its F0 codes, denormalised with the utterance's pitch level
-and spread (two header bytes, :func:`codec.pitch.stats_code`), give the contour the speech should
-have. So, after the vocoder and its postfilter, each voiced stretch is analysed with WORLD
-(pyworld: CheapTrick spectral envelope, D4C aperiodicity) and synthesised again by WORLD at the
-transmitted F0, which keeps the vocoder's envelope (formants, loudness) and replaces its
-excitation with clean pulses at the right pitch. Measured in ``benchmarks/resynth.py`` and
-``docs/RESYNTH.md``.
+judge, all of dev): it guesses the pitch level from the speaker vector. It also leaves noise
+between the harmonics (DNSMOS signal 2.5 against 3.2 for Codec2 700C). The file knows better: its
+F0 codes, denormalised with the utterance's pitch level and spread (two header bytes,
+:func:`codec.pitch.stats_code`, now sent in every file), give the contour the speech should have.
+So, after the vocoder and its postfilter, each voiced stretch is analysed with WORLD (pyworld:
+CheapTrick spectral envelope, D4C aperiodicity) and synthesised again by WORLD at the transmitted
+F0: the vocoder's envelope (formants, loudness) stays, its excitation becomes clean pulses at the
+right pitch. Choices and measurements: ``docs/RESYNTH.md`` (``benchmarks/resynth.py``).
 
-Where: frames voiced in the transmitted contour *and* in the decoded audio (Praat on the
-decoded audio), when ``mask="both"``: frames the contour calls voiced but the vocoder rendered as
-noise are usually consonants whose voicing the 80 ms F0 codes smear, and re-voicing them cost
-words in the measurement. Each maximal run of such frames is processed on its own (memory stays
-bounded whatever the file's length; runs longer than ``max_run_s`` are cut) and crossfaded in with
-a ``fade``-sample moving average of its mask.
+- **Which frames**: with ``mask="both"`` (shipped), those voiced in the transmitted contour *and*
+  in the decoded audio (one Praat pass in the range the pitch statistics imply, so a streamed
+  window judges as the whole file does). Frames the contour calls voiced but the vocoder rendered
+  as noise are mostly consonants whose voicing the 80 ms F0 codes smear; re-voicing them too
+  (``mask="target"``) cost words in the measurement.
+- **Analysis F0**: the envelope and aperiodicity are measured at the *transmitted* F0
+  (``analysis="target"``), which measured better than Praat's track of the decoded audio; an
+  envelope measured at half the audio's F0 has notches at its odd harmonics, so an output an
+  octave above the contour stays there.
+- **Pieces**: each maximal run of such frames is processed on its own (bounded memory, and the same
+  pulses whether the whole file or a streamed window holds the run; runs longer than
+  ``max_run_s`` are cut) and crossfaded in with a ``fade``-sample moving average of its mask.
 
 Frame grid: the codec's 100 Hz F0 grid (:mod:`codec.pitch`), frame ``i`` centred at
 ``(i + 0.5) * 10`` ms; WORLD's frame ``j`` is at ``j * 10`` ms, hence the half-frame shift on output.
@@ -41,8 +47,8 @@ class ResynthConfig(BaseModel):
         hop: samples per F0 frame (the codec's 10 ms grid).
         fade: samples of the moving average that crossfades each run in and out.
         f0_floor: lowest F0 WORLD's analysis windows are sized for (Hz).
-        mask: ``"both"``: frames voiced in the contour and in the decoded audio; ``"target"``:
-            every frame voiced in the contour.
+        mask: ``"both"``: frames voiced in the contour and in the decoded audio (Praat);
+            ``"target"``: every frame voiced in the contour.
         analysis: F0 the envelope and aperiodicity are measured at: ``"decoded"`` (Praat on the
             decoded audio: its real pitch) or ``"target"`` (the transmitted contour).
         max_run_s: longest run synthesised in one piece.
