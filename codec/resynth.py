@@ -138,13 +138,13 @@ class Resynth:
     def __init__(self, config: ResynthConfig | None = None):
         self.config = config or ResynthConfig()
 
-    def __call__(self, audio: np.ndarray, f0: np.ndarray, pitch_range: tuple[float, float] | None = None) -> np.ndarray:
+    def __call__(self, audio: np.ndarray, f0: np.ndarray, voicing_range: tuple[float, float] | None = None) -> np.ndarray:
         """``(N,)`` float32: ``audio`` with its voiced runs resynthesised at ``f0``.
 
         Args:
             audio: ``(N,)`` decoded samples.
             f0: ``(ceil(N / hop),)`` target F0 in Hz, 0 where unvoiced (shorter is padded unvoiced).
-            pitch_range: ``(floor, ceiling)`` Hz for the Praat pass that tells which frames of the
+            voicing_range: ``(floor, ceiling)`` Hz for the Praat pass that tells which frames of the
                 audio are voiced (:func:`pitch_range`, from the file's pitch statistics, so that a
                 streamed window sees the same range as the whole file); ``None``: Praat's two
                 passes of :func:`codec.pitch.extract_f0` on ``audio``.
@@ -158,7 +158,7 @@ class Resynth:
             return np.asarray(audio, np.float32)
         own = None
         if c.mask == "both" or c.analysis == "decoded":
-            own = (extract_f0(x, c.sample_rate) if pitch_range is None else praat_f0(x, *pitch_range))[:n_frames]
+            own = (extract_f0(x, c.sample_rate) if voicing_range is None else praat_f0(x, *voicing_range))[:n_frames]
             own = np.pad(own, (0, n_frames - len(own)))
         voiced = (target > 0) & (own > 0) if c.mask == "both" else target > 0
         max_len = max(1, int(round(c.max_run_s * c.sample_rate / c.hop)))
