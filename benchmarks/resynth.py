@@ -24,8 +24,8 @@ from benchmarks.markdown import emit
 def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=50)
     ap.add_argument("--variants", default="target/both,target/target,decoded/both",
-                    help="comma-separated ANALYSIS/MASK[/MAX_HZ] (analysis: decoded|target; mask: both|target; "
-                    "MAX_HZ: re-voice only below it)")
+                    help="comma-separated ANALYSIS/MASK[/MAX_HZ][/trim=N] (analysis: decoded|target; mask: "
+                    "both|target; MAX_HZ: re-voice only below it; trim: frames left to the vocoder at run ends)")
     ap.add_argument("--asr", choices=("packed", "per-file"), default=None,
                     help="also Whisper base word errors (packed: 0.2 s per audio second and variant; per-file: 0.4 s)")
     ap.add_argument("--distillmos", action="store_true", help="also DistillMOS (0.16 s per audio second and variant)")
@@ -51,12 +51,15 @@ def main(argv=None) -> int:
     scorer = RenderScorer(items, refs, base, args.asr, args.distillmos)
     rows = [("none", scorer.score(base), 0.0)]
     print(rows[-1], flush=True)
-    for analysis, mask, *band in variants:
-        rs = Resynth(ResynthConfig(analysis=analysis, mask=mask, max_hz=float(band[0]) if band else None))
+    for analysis, mask, *extra in variants:
+        opts = dict(e.split("=") for e in extra if "=" in e)  # e.g. trim=2
+        band = [e for e in extra if "=" not in e]
+        rs = Resynth(ResynthConfig(analysis=analysis, mask=mask, max_hz=float(band[0]) if band else None,
+                                   trim=int(opts.get("trim", 0))))
         t1 = time.perf_counter()
         outs = [np.clip(rs(y, f, r), -1, 1) for y, f, r in zip(base, targets, ranges)]
         cost = (time.perf_counter() - t1) / seconds
-        rows.append(("/".join([analysis, mask, *band]), scorer.score(outs), cost))
+        rows.append(("/".join([analysis, mask, *extra]), scorer.score(outs), cost))
         print(rows[-1], flush=True)
     lines = [
         "# Pitch resynthesis variants",

@@ -52,6 +52,7 @@ class ResynthConfig(BaseModel):
         analysis: F0 the envelope and aperiodicity are measured at: ``"decoded"`` (Praat on the
             decoded audio: its real pitch) or ``"target"`` (the transmitted contour).
         max_run_s: longest run synthesised in one piece.
+        trim: frames left to the vocoder at each end of every voiced run (consonant transitions).
         max_hz: re-voice only below this frequency (the vocoder's audio is kept above it, with a
             ``max_hz / 8`` raised-cosine transition); ``None``: the whole band.
     """
@@ -65,6 +66,7 @@ class ResynthConfig(BaseModel):
     mask: Literal["both", "target"] = "both"
     analysis: Literal["decoded", "target"] = "target"
     max_run_s: float = Field(10.0, gt=0)
+    trim: int = Field(0, ge=0)
     max_hz: float | None = Field(None, gt=0)
 
 
@@ -166,7 +168,8 @@ class Resynth:
         margin = -(-(int(3 * c.sample_rate / c.f0_floor) + c.fade) // c.hop)
         out = x.copy()
         kernel = np.ones(c.fade) / c.fade
-        for a, b in voiced_runs(voiced, max_len):
+        runs = [(a + c.trim, b - c.trim) for a, b in voiced_runs(voiced, max_len)]
+        for a, b in [(a, b) for a, b in runs if b > a]:
             s0, s1 = max(0, a - margin), min(n_frames, b + margin)
             seg = x[s0 * c.hop: s1 * c.hop]
             mask = np.zeros(s1 - s0, bool)

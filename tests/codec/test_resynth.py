@@ -279,3 +279,16 @@ def test_the_shipped_default_streams_at_the_whole_files_pitch():
     assert np.mean(np.abs(fs[both] / fw[both] - 1) > 0.2) < 0.02  # measured: 0.3 %
     assert np.mean((fw > 0) != (fs > 0)) < 0.05  # measured: 1.3 %
     assert np.median(np.abs(np.log2(fs[both] / fw[both]))) * 1200 < 5  # cents; measured: 0.0
+
+
+def test_trim_leaves_the_ends_of_each_run_to_the_vocoder():
+    x = vowel(150.0, seconds=1.0)
+    target = np.zeros(pitch.num_frames(len(x)))
+    target[40:60] = 200.0
+    y = Resynth(ResynthConfig(trim=5))(x, target)
+    # Re-voiced frames 45..55 only, plus the 10 ms crossfade (80 samples either side).
+    np.testing.assert_array_equal(y[: 45 * HOP - 80], x[: 45 * HOP - 80])
+    np.testing.assert_array_equal(y[55 * HOP + 80:], x[55 * HOP + 80:])
+    assert not np.allclose(y[45 * HOP: 55 * HOP], x[45 * HOP: 55 * HOP])
+    # A run no longer than twice the trim is left alone.
+    np.testing.assert_array_equal(Resynth(ResynthConfig(trim=10))(x, target), x)
