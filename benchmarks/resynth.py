@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         f"`python -m benchmarks.resynth --data {args.data} --every {args.every} --variants {args.variants}"
         f"{' --asr ' + args.asr if args.asr else ''}{' --distillmos' if args.distillmos else ''}` "
         f"(model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
-        "Variant ANALYSIS/MASK[/MAX_HZ]; `none` = vocoder and postfilter without resynthesis (the GPE column's baseline). "
+        "Variant ANALYSIS/MASK[/MAX_HZ][/trim=N]; `none` = vocoder and postfilter without resynthesis (the GPE column's baseline). "
         "Cost: CPU seconds per audio second of the resynthesis alone, one thread."
         + (f" WER: the {len(scorer.scored)} files with a transcript." if args.asr and scorer.against_text else ""),
         "",
