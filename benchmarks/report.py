@@ -105,7 +105,7 @@ class SrbSystem(System):
         # What the bundle's render.json turns on, or not: "srb-pf" without the pitch resynthesis
         # (v0.3's decoder), "srb-raw" without either (the vocoder's output as it is).
         self.postfilter, self.resynth = postfilter, resynth
-        self.name = {(True, True): "srb", (True, False): "srb-pf"}.get((postfilter, resynth), "srb-raw")
+        self.name = next((n for n, on in SRB_SYSTEMS.items() if on == (postfilter, resynth)), "srb-custom")
         self.codec = None
         self.load_s = 0.0
 

@@ -20,7 +20,7 @@ from .audio import load_audio
 from .bundle import load_bundle, load_render
 from .errors import ModelError
 from .postfilter import Postfilter, PostfilterConfig
-from .resynth import Resynth, ResynthConfig, check_sample_rate, resynth_contour, resynth_range
+from .resynth import Resynth, ResynthConfig, resynth_contour, resynth_range
 
 DEFAULT_MODEL = "default"
 
@@ -39,8 +39,7 @@ class Codec:
         postfilter: the :class:`codec.postfilter.PostfilterConfig` decoded audio is finished
             with, or ``None`` for the vocoder's output as it is.
         resynth: the :class:`codec.resynth.ResynthConfig` that re-voices the decoded audio at
-            the file's F0 contour (whole-file decodes of files that carry pitch statistics), or
-            ``None``.
+            the file's F0 contour (files that carry pitch statistics), or ``None``.
     """
 
     def __init__(self, config, modules: dict, tables, model_id: int, postfilter: PostfilterConfig | None = None,
@@ -53,11 +52,10 @@ class Codec:
         self.tables = tables
         self.model_id = model_id
         self.sample_rate = config.sample_rate
-        if postfilter is not None and postfilter.sample_rate != config.sample_rate:
-            raise ModelError(f"postfilter for {postfilter.sample_rate} Hz, model at {config.sample_rate} Hz")
+        for name, stage in (("postfilter", postfilter), ("pitch resynthesis", resynth)):
+            if stage is not None and stage.sample_rate != config.sample_rate:
+                raise ModelError(f"{name} for {stage.sample_rate} Hz, model at {config.sample_rate} Hz")
         self.postfilter = Postfilter(postfilter) if postfilter is not None and postfilter.strength != 1.0 else None
-        if resynth is not None:
-            check_sample_rate(resynth, config.sample_rate)
         self.resynth = Resynth(resynth) if resynth is not None else None
 
     @classmethod
@@ -180,8 +178,24 @@ class Codec:
         wav = synthesize(self.decoder, streams.units, streams.f0, spk, streams.pitch_cents, streams.pitch_stats,
                          self.postfilter)[: streams.num_samples]
         if self.resynth is not None and streams.pitch_stats is not None:
-            wav = self.resynth(wav, self.transmitted_f0(streams), resynth_range(streams.pitch_stats, streams.pitch_cents))
+            wav = self.revoice(wav, streams.f0, streams.pitch_stats, streams.pitch_cents)
         return np.clip(wav, -1.0, 1.0).astype(np.float32)
+
+    def revoice(self, audio: np.ndarray, codes: np.ndarray, pitch_stats: tuple[int, int], pitch_cents: int = 0,
+                skip: int = 0) -> np.ndarray:
+        """``audio`` re-voiced by :attr:`resynth` at the contour of F0 ``codes`` and the file's
+        header fields, in the voicing range those give (:mod:`codec.resynth`).
+
+        Args:
+            audio: ``(N,)`` decoded samples, starting ``skip`` 10 ms frames after the codes' first frame.
+            codes: ``(L,)`` F0 codes covering the audio.
+            pitch_stats, pitch_cents: the file's pitch statistics and pitch edit.
+            skip: contour frames before the audio (a streamed window decodes its contour from
+                earlier codes, for the F0 decoder's context).
+        """
+        frames = skip + pitch.num_frames(len(audio))
+        contour = resynth_contour(self, codes, frames, pitch_stats, pitch_cents)[skip:]
+        return self.resynth(audio, contour, resynth_range(pitch_stats, pitch_cents))
 
     def transmitted_f0(self, streams: Streams) -> np.ndarray:
         """``(ceil(num_samples / 160),)`` F0 in Hz (0 = unvoiced) the streams' F0 codes and pitch

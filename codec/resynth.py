@@ -35,7 +35,6 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import ModelError
 from .pitch import WIDE_CEILING, WIDE_FLOOR, F0Stats, denormalise, extract_f0, praat_f0
 
 
@@ -212,7 +211,3 @@ class Resynth:
         y = y[half: half + len(seg)]
         return np.pad(y, (0, len(seg) - len(y)))
 
-
-def check_sample_rate(config: ResynthConfig, sample_rate: int) -> None:
-    if config.sample_rate != sample_rate:
-        raise ModelError(f"pitch resynthesis for {config.sample_rate} Hz, model at {sample_rate} Hz")

@@ -23,7 +23,6 @@ from bitstream import LostSpan, PacketReader, iter_chunks
 from bitstream.conceal import hold_fill
 
 from . import pitch
-from .resynth import resynth_contour, resynth_range
 from .synth import fade_gain, synthesize
 
 
@@ -175,10 +174,8 @@ class StreamDecoder:
         c0 = h.f0_span(max(0, p - 1))[0] * h.f0_hop // h.unit_hop  # unit frame of the codes' start
         c0 = min(c0, start // h.unit_hop)
         _, codes = self._streams(c0, b)
-        frames = -(-(b - c0) * h.unit_hop // pitch.HOP)
-        contour = resynth_contour(self.codec, codes, frames, h.pitch_stats, h.pitch_cents)
         skip = (start - c0 * h.unit_hop) // pitch.HOP
-        out = self.codec.resynth(audio, contour[skip:], resynth_range(h.pitch_stats, h.pitch_cents))
+        out = self.codec.revoice(audio, codes, h.pitch_stats, h.pitch_cents, skip)
         u0 = h.unit_span(p)[0] * h.unit_hop
         self._history = (u0, audio[u0 - start :])
         return start, out
