@@ -24,8 +24,9 @@ from benchmarks.markdown import emit
 def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=50)
     ap.add_argument("--variants", default="target/both,target/target,decoded/both",
-                    help="comma-separated ANALYSIS/MASK[/MAX_HZ][/trim=N] (analysis: decoded|target; mask: "
-                    "both|target; MAX_HZ: re-voice only below it; trim: frames left to the vocoder at run ends)")
+                    help="comma-separated ANALYSIS/MASK[/MAX_HZ][/trim=N][/formant=B][/method=psola] (analysis: decoded|target; mask: "
+                    "both|target; MAX_HZ: re-voice only below it; trim: frames left to the vocoder at run ends; "
+                    "formant: envelope sharpening; method: world or psola)")
     ap.add_argument("--asr", choices=("packed", "per-file"), default=None,
                     help="also Whisper base word errors (packed: 0.2 s per audio second and variant; per-file: 0.4 s)")
     ap.add_argument("--distillmos", action="store_true", help="also DistillMOS (0.16 s per audio second and variant)")
@@ -55,7 +56,8 @@ def main(argv=None) -> int:
         opts = dict(e.split("=") for e in extra if "=" in e)  # e.g. trim=2
         band = [e for e in extra if "=" not in e]
         rs = Resynth(ResynthConfig(analysis=analysis, mask=mask, max_hz=float(band[0]) if band else None,
-                                   trim=int(opts.get("trim", 0))))
+                                   trim=int(opts.get("trim", 0)), formant=float(opts.get("formant", 1)),
+                                   method=opts.get("method", "world")))
         t1 = time.perf_counter()
         outs = [np.clip(rs(y, f, r), -1, 1) for y, f, r in zip(base, targets, ranges)]
         cost = (time.perf_counter() - t1) / seconds
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
         f"`python -m benchmarks.resynth --data {args.data} --every {args.every} --variants {args.variants}"
         f"{' --asr ' + args.asr if args.asr else ''}{' --distillmos' if args.distillmos else ''}` "
         f"(model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
-        "Variant ANALYSIS/MASK[/MAX_HZ][/trim=N]; `none` = vocoder and postfilter without resynthesis (the GPE column's baseline). "
+        "Variant ANALYSIS/MASK[/MAX_HZ][/trim=N][/formant=B][/method=M]; `none` = vocoder and postfilter without resynthesis (the GPE column's baseline). "
         "Cost: CPU seconds per audio second of the resynthesis alone, one thread."
         + (f" WER: the {len(scorer.scored)} files with a transcript." if args.asr and scorer.against_text else ""),
         "",

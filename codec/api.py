@@ -21,6 +21,7 @@ from .bundle import load_bundle, load_render
 from .errors import ModelError
 from .postfilter import Postfilter, PostfilterConfig
 from .resynth import Resynth, ResynthConfig, resynth_contour, resynth_range
+from .unit_rdo import RateModel, choose_units
 
 DEFAULT_MODEL = "default"
 
@@ -57,6 +58,8 @@ class Codec:
                 raise ModelError(f"{name} for {stage.sample_rate} Hz, model at {config.sample_rate} Hz")
         self.postfilter = Postfilter(postfilter) if postfilter is not None and postfilter.strength != 1.0 else None
         self.resynth = Resynth(resynth) if resynth is not None else None
+        self.unit_lambda = 0.0
+        self._rate = None  # the unit tables' code lengths, built on first use
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None,
@@ -97,17 +100,20 @@ class Codec:
     # -- audio -> streams -> bytes ------------------------------------------------------------
 
     @torch.inference_mode()
-    def encode_streams(self, audio, sample_rate: int | None = None, speaker_id: int | None = None) -> Streams:
+    def encode_streams(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
+                       unit_lambda: float | None = None) -> Streams:
         """Analyse speech into :class:`bitstream.Streams`.
 
         Args:
             audio: path, numpy array or torch tensor (see :func:`codec.audio.load_audio`).
             sample_rate: for array/tensor input.
             speaker_id: send this known speaker's ID instead of an embedding of the voice.
+            unit_lambda: the units' rate-distortion trade-off (:mod:`codec.unit_rdo`; 0 = each
+                frame's most likely unit); ``None``: :attr:`unit_lambda`.
         """
         wav = load_audio(audio, sample_rate, self.sample_rate)
         n = wav.numel()
-        units = self.content.units(wav[None])[0].to(torch.int32).numpy()
+        units = self.choose_units(self.content(wav[None])[0], unit_lambda)
         f0 = pitch.extract_f0(wav.numpy(), self.sample_rate)
         lf0, voiced, stats = pitch.normalise(f0)
         x = self.f0vq.make_input(torch.from_numpy(lf0)[None], torch.from_numpy(voiced)[None])
@@ -136,23 +142,36 @@ class Codec:
             pitch_stats=self.pitch_stats_code(stats),
         )
 
+    def choose_units(self, logits: torch.Tensor, unit_lambda: float | None = None) -> np.ndarray:
+        """``(K, T)`` content logits -> ``(T,)`` int32 units, chosen at ``unit_lambda`` nats per
+        bit (``None``: :attr:`unit_lambda`) under this bundle's unit tables (:mod:`codec.unit_rdo`)."""
+        lam = self.unit_lambda if unit_lambda is None else float(unit_lambda)
+        if lam == 0:
+            return logits.argmax(dim=0).to(torch.int32).numpy()
+        if self._rate is None:
+            self._rate = RateModel(self.tables.units)
+        log_probs = torch.log_softmax(logits.float(), dim=0).T.numpy()
+        return choose_units(log_probs, self._rate, lam, self.config.packet_frames)
+
     def pitch_stats_code(self, stats: pitch.F0Stats) -> tuple[int, int] | None:
         """What the streams carry of the utterance's pitch statistics: their two bytes (16 bits
         per file) whenever something is voiced, for any decoder: the pitch resynthesis
         (:mod:`codec.resynth`) and decoders trained with them use them, others ignore them."""
         return pitch.stats_code(stats)
 
-    def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None) -> bytes:
-        """Speech -> bytes of an ``.srb`` file. Same input, same bytes."""
-        streams = self.encode_streams(audio, sample_rate, speaker_id)
+    def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
+               unit_lambda: float | None = None) -> bytes:
+        """Speech -> bytes of an ``.srb`` file. Same input, same bytes. Arguments as
+        :meth:`encode_streams`."""
+        streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda)
         return write_srb(streams, self.tables, self.config.packet_frames)
 
-    def encode_stream(self, path, speaker_id: int | None = None) -> bytes:
+    def encode_stream(self, path, speaker_id: int | None = None, unit_lambda: float | None = None) -> bytes:
         """Like :meth:`encode` for a file, read in blocks: memory stays bounded however long the
         file (see :mod:`codec.stream_encode` for how, and for what may differ from :meth:`encode`)."""
         from .stream_encode import encode_file_stream_bytes
 
-        return encode_file_stream_bytes(self, path, speaker_id)
+        return encode_file_stream_bytes(self, path, speaker_id, unit_lambda)
 
     # -- bytes -> streams -> audio ------------------------------------------------------------
 

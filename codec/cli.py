@@ -7,6 +7,7 @@ ends in one line on stderr and exit status 1; usage errors exit with 2 as argpar
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def _convert(args, suffix: str, label: str, convert) -> int:
 def cmd_encode(args) -> int:
     codec = _load_codec(args.model)
     encode = codec.encode_stream if args.stream else codec.encode
-    return _convert(args, ".srb", "encode", lambda src: encode(src, speaker_id=args.speaker_id))
+    return _convert(args, ".srb", "encode",
+                    lambda src: encode(src, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda))
 
 
 def _lost_line(path: str, lost, sample_rate: int) -> str:
@@ -228,6 +230,16 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _lambda(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srb", description="Speech at a few hundred bits per second.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -237,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--speaker-id", type=int, default=None, help="send this known speaker's ID instead of the voice")
     enc.add_argument("--stream", action="store_true", help="read the audio in blocks: bounded memory for long "
                      "files (docs/STREAMING_EDITING.md)")
+    enc.add_argument("--unit-lambda", type=_lambda, default=0.0, metavar="L",
+                     help="trade content accuracy for bits: units chosen for least -log p + L * bits (default 0: "
+                     "each frame's likeliest unit; 0.1 sends about 8 %% fewer bits and loses some words, "
+                     "docs/CONTENT.md)")
     dec = sub.add_parser("decode", help=".srb files -> WAV")
     dec.add_argument("inputs", nargs="+", metavar="IN.srb")
     dec.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.wav; "
@@ -343,6 +359,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"srb {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`srb demo | head`, a player closed mid-stream): stop
+        # quietly, and point stdout at /dev/null so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        try:
+            print(f"srb {args.command}: output closed by its reader", file=sys.stderr)
+        except OSError:  # stderr went the same way
+            pass
+        return 141
 
 
 if __name__ == "__main__":

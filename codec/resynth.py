@@ -54,6 +54,14 @@ class ResynthConfig(BaseModel):
         trim: frames left to the vocoder at each end of every voiced run (consonant transitions).
         max_hz: re-voice only below this frequency (the vocoder's audio is kept above it, with a
             ``max_hz / 8`` raised-cosine transition); ``None``: the whole band.
+        formant: cepstral sharpening of the re-voiced frames' spectral envelope (every cepstral
+            coefficient from the second on times ``formant``, each frame's power kept): peaks
+            (formants) rise against valleys, as statistical-parametric synthesisers do against
+            over-smoothed envelopes; 1 = none.
+        method: ``"world"``: analysis and synthesis by WORLD (above); ``"psola"``: Praat's
+            pitch-synchronous overlap-add moves the audio's own pitch periods to the contour
+            (no new excitation: the vocoder's waveform is kept, only re-timed; ``mask``,
+            ``analysis``, ``trim``, ``max_hz`` and ``formant`` do not apply).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -67,6 +75,8 @@ class ResynthConfig(BaseModel):
     max_run_s: float = Field(10.0, gt=0)
     trim: int = Field(0, ge=0)
     max_hz: float | None = Field(None, gt=0)
+    formant: float = Field(1.0, gt=0, le=3)
+    method: Literal["world", "psola"] = "world"
 
 
 def voiced_runs(voiced: np.ndarray, max_len: int) -> list[tuple[int, int]]:
@@ -157,6 +167,8 @@ class Resynth:
         target[: min(n_frames, len(f0))] = np.asarray(f0, np.float64)[:n_frames]
         if not np.any(target > 0):
             return np.asarray(audio, np.float32)
+        if c.method == "psola":
+            return self._psola(x, target, voicing_range)
         own = None
         if c.mask == "both" or c.analysis == "decoded":
             own = (extract_f0(x, c.sample_rate) if voicing_range is None else praat_f0(x, *voicing_range))[:n_frames]
@@ -184,6 +196,23 @@ class Resynth:
             out[s0 * c.hop: s0 * c.hop + len(seg)] += gain * change
         return out.astype(np.float32)
 
+    def _psola(self, x: np.ndarray, target: np.ndarray, voicing_range: tuple[float, float] | None) -> np.ndarray:
+        """``x`` with its pitch periods moved to ``target`` by Praat's overlap-add (parselmouth)."""
+        import parselmouth
+        from parselmouth.praat import call
+
+        c = self.config
+        floor, ceiling = voicing_range if voicing_range is not None else (WIDE_FLOOR, WIDE_CEILING)
+        sound = parselmouth.Sound(x, c.sample_rate)
+        manipulation = call(sound, "To Manipulation", c.hop / c.sample_rate, floor, ceiling)
+        tier = call("Create PitchTier", "target", 0.0, len(x) / c.sample_rate)
+        frames = np.flatnonzero(target > 0)
+        for i, hz in zip(frames, target[frames]):  # Praat interpolates between the points
+            call(tier, "Add point", (i + 0.5) * c.hop / c.sample_rate, float(hz))
+        call([manipulation, tier], "Replace pitch tier")
+        y = call(manipulation, "Get resynthesis (overlap-add)").values[0]
+        return np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)].astype(np.float32)
+
     def _lowpass(self, x: np.ndarray) -> np.ndarray:
         """``x`` without its content above ``max_hz`` (zero-phase, in the FFT domain, zero-padded so
         that nothing wraps around)."""
@@ -205,9 +234,23 @@ class Resynth:
         af0 = np.ascontiguousarray(analysis_f0, np.float64)
         sp = pyworld.cheaptrick(seg, af0, t, c.sample_rate, f0_floor=c.f0_floor)
         ap = pyworld.d4c(seg, af0, t, c.sample_rate)
+        if c.formant != 1.0:
+            sp = sharpen_envelope(sp, c.formant)
         y = pyworld.synthesize(np.ascontiguousarray(target_f0, np.float64), sp, ap, c.sample_rate,
                                frame_period=period_ms)
         half = c.hop // 2  # WORLD frame j sits at j * hop, ours at (j + 0.5) * hop
         y = y[half: half + len(seg)]
         return np.pad(y, (0, len(seg) - len(y)))
 
+
+
+def sharpen_envelope(sp: np.ndarray, factor: float) -> np.ndarray:
+    """``(frames, bins)`` power envelopes with their real cepstrum's coefficients 2 and up scaled by
+    ``factor`` (0: the overall level, 1: the tilt, both kept), then each frame's power restored."""
+    n = 2 * (sp.shape[1] - 1)
+    ceps = np.fft.irfft(np.log(np.maximum(sp, 1e-30)), n, axis=1)
+    lifter = np.full(n, float(factor))
+    lifter[:2] = 1.0
+    lifter[-1] = 1.0  # the mirror of coefficient 1
+    out = np.exp(np.fft.rfft(ceps * lifter, n, axis=1).real)
+    return np.ascontiguousarray(out * (sp.sum(axis=1, keepdims=True) / out.sum(axis=1, keepdims=True)))

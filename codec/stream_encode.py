@@ -80,7 +80,7 @@ def _blocks(n: int, size: int):
 
 
 @torch.inference_mode()
-def encode_file_stream(codec, path, speaker_id: int | None = None) -> Streams:
+def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None) -> Streams:
     """Streams of the speech file ``path``, analysed block by block (see the module docstring)."""
     cfg = codec.config
     rd = BlockReader(path, codec.sample_rate)
@@ -141,9 +141,10 @@ def encode_file_stream(codec, path, speaker_id: int | None = None) -> Streams:
         else:  # as extract_f0: a first pass that keeps the wide range is the track
             f0_parts.append(f0_wide[s // hop : s // hop + pitch.num_frames(e - s)])
         a, b = max(0, s - cm), min(n, e + cm)
-        u = codec.content.units(torch.from_numpy(rd.read(a, b))[None])[0]
+        logits = codec.content(torch.from_numpy(rd.read(a, b))[None])[0]
         k0 = (s - a) // cfg.unit_hop
-        unit_parts.append(u[k0 : k0 + -(-(e - s) // cfg.unit_hop)].to(torch.int32).numpy())
+        # Each block is one packet, so the rate-distortion search (per packet) is the whole file's.
+        unit_parts.append(codec.choose_units(logits[:, k0 : k0 + -(-(e - s) // cfg.unit_hop)], unit_lambda))
         if speaker_id is None:
             logmel, off, cnt = mel_frames(s, e)
             h = spk.convs((logmel - mel_mean)[None])[0, :, off : off + cnt].double()
@@ -190,6 +191,6 @@ def encode_file_stream(codec, path, speaker_id: int | None = None) -> Streams:
     )
 
 
-def encode_file_stream_bytes(codec, path, speaker_id: int | None = None) -> bytes:
+def encode_file_stream_bytes(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None) -> bytes:
     """:func:`encode_file_stream`, written as ``.srb`` bytes."""
-    return write_srb(encode_file_stream(codec, path, speaker_id), codec.tables, codec.config.packet_frames)
+    return write_srb(encode_file_stream(codec, path, speaker_id, unit_lambda), codec.tables, codec.config.packet_frames)

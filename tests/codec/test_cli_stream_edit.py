@@ -87,3 +87,20 @@ def test_edit_errors_are_one_line(model, srb, tmp_path, capsys, args, message):
 def test_raw_format_needs_stream(model, srb, tmp_path, capsys):
     assert main(["decode", str(srb), "--format", "raw", "-o", str(tmp_path / "y.wav"), "--model", model]) == 1
     assert "needs --stream" in capsys.readouterr().err
+
+
+def test_stream_to_a_closed_pipe_stops_with_one_line(model, srb):
+    """A reader that goes away mid-stream (``| head -c``) ends srb with exit status 141 and one
+    line on stderr, not a traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "codec", "decode", "--stream", str(srb), "--model", model],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root)
+    assert len(proc.stdout.read(100)) == 100
+    proc.stdout.close()  # 5 s of audio is 160 kB: more than a pipe holds, so srb's next write fails
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert err == "srb decode: output closed by its reader\n"

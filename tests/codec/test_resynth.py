@@ -57,6 +57,7 @@ def test_voiced_runs_and_their_cap():
 
 
 TARGET, DECODED, EVERY_FRAME = ResynthConfig(), ResynthConfig(analysis="decoded"), ResynthConfig(mask="target")
+PSOLA = ResynthConfig(method="psola")
 
 
 @pytest.mark.parametrize("config,source_hz,target_hz", [
@@ -66,6 +67,8 @@ TARGET, DECODED, EVERY_FRAME = ResynthConfig(), ResynthConfig(analysis="decoded"
     pytest.param(DECODED, 150.0, 200.0, id="decoded-analysis-up"),
     pytest.param(DECODED, 220.0, 110.0, id="decoded-analysis-octave-down"),
     pytest.param(EVERY_FRAME, 150.0, 200.0, id="target-mask-up"),
+    pytest.param(PSOLA, 150.0, 200.0, id="psola-up"),
+    pytest.param(PSOLA, 200.0, 150.0, id="psola-down"),
 ])
 def test_moves_the_pitch_to_the_target_and_keeps_the_envelope(config, source_hz, target_hz):
     # Not with analysis="target" an octave *down*: an envelope measured at half the audio's F0
@@ -129,6 +132,10 @@ def test_config_is_checked():
         ResynthConfig(fade=0)
     with pytest.raises(ValidationError):
         ResynthConfig(bogus=1)
+    with pytest.raises(ValidationError):
+        ResynthConfig(method="vocoder")
+    with pytest.raises(ValidationError):
+        ResynthConfig(formant=0)
 
 
 # -- the codec ------------------------------------------------------------------------------------
@@ -292,3 +299,18 @@ def test_trim_leaves_the_ends_of_each_run_to_the_vocoder():
     assert not np.allclose(y[45 * HOP: 55 * HOP], x[45 * HOP: 55 * HOP])
     # A run no longer than twice the trim is left alone.
     np.testing.assert_array_equal(Resynth(ResynthConfig(trim=10))(x, target), x)
+
+
+def test_formant_sharpening_raises_peaks_against_valleys():
+    from codec.resynth import sharpen_envelope
+
+    rng = np.random.default_rng(0)
+    sp = np.exp(np.cumsum(0.05 * rng.standard_normal((4, 513)), axis=1))
+    np.testing.assert_allclose(sharpen_envelope(sp, 1.0), sp, rtol=1e-9)
+    np.testing.assert_allclose(sharpen_envelope(sp, 1.4).sum(axis=1), sp.sum(axis=1), rtol=1e-9)  # power kept
+    x = vowel(150.0)
+    target = np.full(pitch.num_frames(len(x)), 150.0)
+    plain, sharp = Resynth()(x, target), Resynth(ResynthConfig(formant=1.4))(x, target)
+    # the first formant (500 Hz) against the valley between the two (800-1100 Hz)
+    contrast = [band_db(y, 400, 600) - band_db(y, 800, 1100) for y in (plain, sharp)]
+    assert contrast[1] > contrast[0] + 2.0, contrast
