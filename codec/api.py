@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from bitstream import LostSpan, SpeakerCode, SrbFormatError, SrbModelMismatchError, Streams, read_srb, write_srb
+from bitstream.container import MAX_PACKET_FRAMES
 
 from . import pitch
 from .audio import load_audio
@@ -101,7 +102,7 @@ class Codec:
 
     @torch.inference_mode()
     def encode_streams(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
-                       unit_lambda: float | None = None) -> Streams:
+                       unit_lambda: float | None = None, packet_frames: int | None = None) -> Streams:
         """Analyse speech into :class:`bitstream.Streams`.
 
         Args:
@@ -110,10 +111,12 @@ class Codec:
             speaker_id: send this known speaker's ID instead of an embedding of the voice.
             unit_lambda: the units' rate-distortion trade-off (:mod:`codec.unit_rdo`; 0 = each
                 frame's most likely unit); ``None``: :attr:`unit_lambda`.
+            packet_frames: the packet length the streams will be written with (the rate search
+                works per packet); ``None``: the bundle's (100 frames, 2 s).
         """
         wav = load_audio(audio, sample_rate, self.sample_rate)
         n = wav.numel()
-        units = self.choose_units(self.content(wav[None])[0], unit_lambda)
+        units = self.choose_units(self.content(wav[None])[0], unit_lambda, packet_frames)
         f0 = pitch.extract_f0(wav.numpy(), self.sample_rate)
         lf0, voiced, stats = pitch.normalise(f0)
         x = self.f0vq.make_input(torch.from_numpy(lf0)[None], torch.from_numpy(voiced)[None])
@@ -142,16 +145,36 @@ class Codec:
             pitch_stats=self.pitch_stats_code(stats),
         )
 
-    def choose_units(self, logits: torch.Tensor, unit_lambda: float | None = None) -> np.ndarray:
+    def choose_units(self, logits: torch.Tensor, unit_lambda: float | None = None,
+                     packet_frames: int | None = None) -> np.ndarray:
         """``(K, T)`` content logits -> ``(T,)`` int32 units, chosen at ``unit_lambda`` nats per
-        bit (``None``: :attr:`unit_lambda`) under this bundle's unit tables (:mod:`codec.unit_rdo`)."""
+        bit (``None``: :attr:`unit_lambda`) under this bundle's unit tables (:mod:`codec.unit_rdo`)
+        for packets of ``packet_frames`` (``None``: the bundle's)."""
         lam = self.unit_lambda if unit_lambda is None else float(unit_lambda)
+        packet_frames = self.packet_frames(packet_frames)
         if lam == 0:
             return logits.argmax(dim=0).to(torch.int32).numpy()
         if self._rate is None:
             self._rate = RateModel(self.tables.units)
         log_probs = torch.log_softmax(logits.float(), dim=0).T.numpy()
-        return choose_units(log_probs, self._rate, lam, self.config.packet_frames)
+        return choose_units(log_probs, self._rate, lam, packet_frames)
+
+    def packet_frames(self, packet_frames: int | None = None) -> int:
+        """``packet_frames``, checked (whole F0 frames, at most the format's 1024), or the bundle's.
+
+        Raises:
+            ModelError: a length this model's files cannot have.
+        """
+        if packet_frames is None:
+            return self.config.packet_frames
+        ratio = self.config.f0_hop // self.config.unit_hop
+        if not (isinstance(packet_frames, int) and 1 <= packet_frames <= MAX_PACKET_FRAMES
+                and packet_frames % ratio == 0):
+            raise ModelError(f"packets must hold a multiple of {ratio} unit frames, at most {MAX_PACKET_FRAMES} "
+                             f"({self.config.f0_hop / self.sample_rate:g} to "
+                             f"{MAX_PACKET_FRAMES // ratio * self.config.f0_hop / self.sample_rate:g} s), "
+                             f"got {packet_frames!r}")
+        return packet_frames
 
     def pitch_stats_code(self, stats: pitch.F0Stats) -> tuple[int, int] | None:
         """What the streams carry of the utterance's pitch statistics: their two bytes (16 bits
@@ -160,18 +183,21 @@ class Codec:
         return pitch.stats_code(stats)
 
     def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
-               unit_lambda: float | None = None) -> bytes:
+               unit_lambda: float | None = None, packet_frames: int | None = None) -> bytes:
         """Speech -> bytes of an ``.srb`` file. Same input, same bytes. Arguments as
-        :meth:`encode_streams`."""
-        streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda)
-        return write_srb(streams, self.tables, self.config.packet_frames)
+        :meth:`encode_streams`; longer packets than the bundle's 2 s cost fewer bits (framing
+        and context restarts) but delay streamed decoding and lose more audio per lost packet."""
+        packet_frames = self.packet_frames(packet_frames)
+        streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda, packet_frames)
+        return write_srb(streams, self.tables, packet_frames)
 
-    def encode_stream(self, path, speaker_id: int | None = None, unit_lambda: float | None = None) -> bytes:
+    def encode_stream(self, path, speaker_id: int | None = None, unit_lambda: float | None = None,
+                      packet_frames: int | None = None) -> bytes:
         """Like :meth:`encode` for a file, read in blocks: memory stays bounded however long the
         file (see :mod:`codec.stream_encode` for how, and for what may differ from :meth:`encode`)."""
         from .stream_encode import encode_file_stream_bytes
 
-        return encode_file_stream_bytes(self, path, speaker_id, unit_lambda)
+        return encode_file_stream_bytes(self, path, speaker_id, unit_lambda, self.packet_frames(packet_frames))
 
     # -- bytes -> streams -> audio ------------------------------------------------------------
 

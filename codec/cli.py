@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from bitstream import EntropyTables, SrbError, bitrate_report
+from bitstream.container import MAX_PACKET_FRAMES
 
 
 def _read(path: str) -> bytes:
@@ -86,8 +87,20 @@ def _convert(args, suffix: str, label: str, convert) -> int:
 def cmd_encode(args) -> int:
     codec = _load_codec(args.model)
     encode = codec.encode_stream if args.stream else codec.encode
-    return _convert(args, ".srb", "encode",
-                    lambda src: encode(src, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda))
+    from .errors import ModelError
+
+    packet = None
+    if args.packet_seconds is not None:
+        frames = args.packet_seconds * codec.sample_rate / codec.config.unit_hop
+        try:
+            packet = codec.packet_frames(round(frames) if abs(frames - round(frames)) < 1e-6 else -1)
+        except ModelError:
+            step = codec.config.f0_hop / codec.sample_rate
+            raise ModelError(f"--packet-seconds must be a multiple of {step:g} s from {step:g} to "
+                             f"{MAX_PACKET_FRAMES * codec.config.unit_hop / codec.sample_rate:g}, "
+                             f"got {args.packet_seconds:g}") from None
+    return _convert(args, ".srb", "encode", lambda src: encode(src, speaker_id=args.speaker_id,
+                                                              unit_lambda=args.unit_lambda, packet_frames=packet))
 
 
 def _lost_line(path: str, lost, sample_rate: int) -> str:
@@ -249,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--speaker-id", type=int, default=None, help="send this known speaker's ID instead of the voice")
     enc.add_argument("--stream", action="store_true", help="read the audio in blocks: bounded memory for long "
                      "files (docs/STREAMING_EDITING.md)")
+    enc.add_argument("--packet-seconds", type=float, default=None, metavar="S",
+                     help="packet length: a multiple of 0.08 s up to 20.48 (default 2); 8 s packets send about "
+                     "13 bits/s less, but a streamed decode waits a packet and a lost packet loses S seconds")
     enc.add_argument("--unit-lambda", type=_lambda, default=0.0, metavar="L",
                      help="trade content accuracy for bits: units chosen for least -log p + L * bits (default 0: "
                      "each frame's likeliest unit; 0.1 sends about 8 %% fewer bits and loses some words, "

@@ -80,14 +80,16 @@ def _blocks(n: int, size: int):
 
 
 @torch.inference_mode()
-def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None) -> Streams:
+def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None,
+                       packet_frames: int | None = None) -> Streams:
     """Streams of the speech file ``path``, analysed block by block (see the module docstring)."""
     cfg = codec.config
     rd = BlockReader(path, codec.sample_rate)
     n, sr = rd.num_samples, codec.sample_rate
     if n < MIN_SECONDS * sr:
         raise AudioError(f"audio is {n / sr:.3f} s long; at least {MIN_SECONDS} s is needed")
-    block = cfg.packet_frames * cfg.unit_hop
+    packet_frames = codec.packet_frames(packet_frames)
+    block = packet_frames * cfg.unit_hop
     hop = pitch.HOP
     pm = int(PRAAT_MARGIN_S * sr) // hop * hop
     spk = codec.speaker
@@ -144,7 +146,8 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
         logits = codec.content(torch.from_numpy(rd.read(a, b))[None])[0]
         k0 = (s - a) // cfg.unit_hop
         # Each block is one packet, so the rate-distortion search (per packet) is the whole file's.
-        unit_parts.append(codec.choose_units(logits[:, k0 : k0 + -(-(e - s) // cfg.unit_hop)], unit_lambda))
+        unit_parts.append(codec.choose_units(logits[:, k0 : k0 + -(-(e - s) // cfg.unit_hop)], unit_lambda,
+                                             packet_frames))
         if speaker_id is None:
             logmel, off, cnt = mel_frames(s, e)
             h = spk.convs((logmel - mel_mean)[None])[0, :, off : off + cnt].double()
@@ -191,6 +194,9 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     )
 
 
-def encode_file_stream_bytes(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None) -> bytes:
+def encode_file_stream_bytes(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None,
+                             packet_frames: int | None = None) -> bytes:
     """:func:`encode_file_stream`, written as ``.srb`` bytes."""
-    return write_srb(encode_file_stream(codec, path, speaker_id, unit_lambda), codec.tables, codec.config.packet_frames)
+    packet_frames = codec.packet_frames(packet_frames)
+    return write_srb(encode_file_stream(codec, path, speaker_id, unit_lambda, packet_frames), codec.tables,
+                     packet_frames)

@@ -48,3 +48,30 @@ def test_silence_and_short_input_refused(tiny, tmp_path):
         tiny.encode_stream(tmp_path / "short.wav")
     with pytest.raises(AudioError, match="cannot read"):
         tiny.encode_stream(tmp_path / "missing.wav")
+
+
+def test_longer_packets_carry_the_same_streams_in_fewer_bits(tmp_path, capsys):
+    """``packet_frames`` changes only the framing: the same streams, fewer bytes, block-wise
+    encoding agrees, and lengths the format or the F0 grid cannot hold are refused."""
+    from bitstream import read_header
+    from codec.cli import main
+    from codec.errors import ModelError
+
+    codec = Codec.from_pretrained()
+    demo = str(resources.files("codec") / "assets" / "samples" / "demo.flac")
+    short, long = codec.encode(demo), codec.encode(demo, packet_frames=400)
+    assert read_header(long, codec.tables).packet_frames == 400 and read_header(short, codec.tables).packet_frames == 100
+    assert len(long) < len(short)
+    assert read_srb(long, codec.tables) == read_srb(short, codec.tables)
+    assert codec.encode_stream(demo, packet_frames=400) == long
+    assert codec.encode(demo, packet_frames=400, unit_lambda=0.3) == codec.encode_stream(demo, packet_frames=400,
+                                                                                       unit_lambda=0.3)
+    for bad in (0, 6, 1028, 2.0):
+        with pytest.raises(ModelError, match="multiple of 4"):
+            codec.encode(demo, packet_frames=bad)
+    assert main(["encode", demo, "-o", str(tmp_path / "d.srb"), "--packet-seconds", "8"]) == 0
+    assert (tmp_path / "d.srb").read_bytes() == long
+    capsys.readouterr()
+    assert main(["encode", demo, "-o", str(tmp_path / "e.srb"), "--packet-seconds", "0.1"]) == 1
+    err = capsys.readouterr().err
+    assert "--packet-seconds must be a multiple of 0.08 s" in err and err.count("\n") == 1
