@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=200)
     ap.add_argument("--candidates", type=int, default=4, help="likeliest units tried per frame")
     ap.add_argument("--radius", type=int, default=8, help="unit frames either side a choice is judged on")
-    ap.add_argument("--asr", choices=("packed", "per-file"), default=None)
+    dev_script.add_judges(ap, "system", distillmos=False)
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     codec, items = dev_script.start(args)
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         "# Units chosen by analysis-by-synthesis",
         "",
         f"`python -m benchmarks.abs_units --data {args.data} --every {args.every} --candidates {args.candidates} "
-        f"--radius {args.radius}{' --asr ' + args.asr if args.asr else ''}` (model {codec.model_id:08x}; {len(items)} files, "
+        f"--radius {args.radius}{dev_script.judges_flags(args)}` (model {codec.model_id:08x}; {len(items)} files, "
         f"{seconds:.0f} s; {time.perf_counter() - t0:.0f} s). The search changed {100 * changed / max(frames, 1):.1f} % of the "
         f"unit frames and took {search / seconds:.2f} CPU s per audio second (one thread). *mel*: the vocoder's log-mel "
         "L1 against the original, mean over files. Audio scored: the shipped decoder's."

@@ -18,6 +18,21 @@ def parser(doc: str, every: int | None = None) -> argparse.ArgumentParser:
     return ap
 
 
+def add_judges(ap: argparse.ArgumentParser, per: str, distillmos: bool = True) -> None:
+    """``--asr`` (Whisper base word errors, on packed windows or one call per file) and, with
+    ``distillmos``, ``--distillmos``: the optional judges of :class:`benchmarks.render_scores.RenderScorer`;
+    ``per`` names what each costs its time per (a variant, a strength, ...)."""
+    ap.add_argument("--asr", choices=("packed", "per-file"), default=None,
+                    help=f"also Whisper base word errors (packed: 0.2 s per audio second and {per}; per-file: 0.4 s)")
+    if distillmos:
+        ap.add_argument("--distillmos", action="store_true", help=f"also DistillMOS (0.16 s per audio second and {per})")
+
+
+def judges_flags(args: argparse.Namespace) -> str:
+    """The judge options of ``args`` as they were given on the command line (for result headers)."""
+    return (f" --asr {args.asr}" if args.asr else "") + (" --distillmos" if getattr(args, "distillmos", False) else "")
+
+
 def start(args: argparse.Namespace, finish: bool = True):
     """One torch thread (a shared 2-core machine), then ``(codec, items)``: the bundle named by
     ``--model`` (with the finishing its ``render.json`` names, postfilter and pitch resynthesis, or

@@ -28,9 +28,7 @@ from benchmarks.markdown import emit
 def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=50)
     ap.add_argument("--strengths", default="1,1.5,2.2,3.2", help="comma-separated postfilter strengths")
-    ap.add_argument("--asr", choices=("packed", "per-file"), default=None,
-                    help="also Whisper base word errors (packed: 0.2 s per audio second and strength; per-file: 0.4 s)")
-    ap.add_argument("--distillmos", action="store_true", help="also DistillMOS (0.16 s per audio second and strength)")
+    dev_script.add_judges(ap, "strength")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     codec, items = dev_script.start(args, finish=False)  # each strength filters the same raw decode
@@ -55,7 +53,7 @@ def main(argv=None) -> int:
         "# Postfilter strength",
         "",
         f"`python -m benchmarks.postfilter --data {args.data} --every {args.every} "
-        f"--strengths {args.strengths}{' --asr ' + args.asr if args.asr else ''}{' --distillmos' if args.distillmos else ''}` "
+        f"--strengths {args.strengths}{dev_script.judges_flags(args)}` "
         f"(model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
         "Strength 1 = the vocoder's output as it is (the baseline of the GPE column)."
         + (f" WER: the {len(scorer.scored)} files with a transcript." if args.asr and scorer.against_text else ""),

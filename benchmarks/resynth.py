@@ -27,9 +27,7 @@ def main(argv=None) -> int:
                     help="comma-separated ANALYSIS/MASK[/MAX_HZ][/trim=N][/formant=B][/method=psola] (analysis: decoded|target; mask: "
                     "both|target; MAX_HZ: re-voice only below it; trim: frames left to the vocoder at run ends; "
                     "formant: envelope sharpening; method: world or psola)")
-    ap.add_argument("--asr", choices=("packed", "per-file"), default=None,
-                    help="also Whisper base word errors (packed: 0.2 s per audio second and variant; per-file: 0.4 s)")
-    ap.add_argument("--distillmos", action="store_true", help="also DistillMOS (0.16 s per audio second and variant)")
+    dev_script.add_judges(ap, "variant")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     codec, items = dev_script.start(args)
@@ -67,7 +65,7 @@ def main(argv=None) -> int:
         "# Pitch resynthesis variants",
         "",
         f"`python -m benchmarks.resynth --data {args.data} --every {args.every} --variants {args.variants}"
-        f"{' --asr ' + args.asr if args.asr else ''}{' --distillmos' if args.distillmos else ''}` "
+        f"{dev_script.judges_flags(args)}` "
         f"(model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
         "Variant ANALYSIS/MASK[/MAX_HZ][/trim=N][/formant=B][/method=M]; `none` = vocoder and postfilter without resynthesis (the GPE column's baseline). "
         "Cost: CPU seconds per audio second of the resynthesis alone, one thread."

@@ -25,9 +25,7 @@ from benchmarks.markdown import emit
 def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=50)
     ap.add_argument("--lambdas", default="0,0.1,0.2,0.4,0.8", help="comma-separated lambdas (nats per bit)")
-    ap.add_argument("--asr", choices=("packed", "per-file"), default=None,
-                    help="also Whisper base word errors (packed: 0.2 s per audio second and lambda; per-file: 0.4 s)")
-    ap.add_argument("--distillmos", action="store_true", help="also DistillMOS (0.16 s per audio second and lambda)")
+    dev_script.add_judges(ap, "lambda")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     codec, items = dev_script.start(args)
@@ -74,7 +72,7 @@ def main(argv=None) -> int:
         "# Rate-distortion choice of the content units",
         "",
         f"`python -m benchmarks.unit_rdo --data {args.data} --every {args.every} --lambdas {args.lambdas}"
-        f"{' --asr ' + args.asr if args.asr else ''}{' --distillmos' if args.distillmos else ''}` "
+        f"{dev_script.judges_flags(args)}` "
         f"(model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
         "Bits/s of the written files, every bit counted (*other*: speaker, pitch level, header, framing, coder). "
         "*run*: mean frames per unit run; *argmax*: share of frames whose unit is the frame's most likely one; "
