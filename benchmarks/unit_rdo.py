@@ -24,7 +24,10 @@ from benchmarks.markdown import emit
 
 def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=50)
-    ap.add_argument("--lambdas", default="0,0.1,0.2,0.4,0.8", help="comma-separated lambdas (nats per bit)")
+    ap.add_argument("--lambdas", default="0,0.1,0.2,0.4,0.8", help="comma-separated lambdas (distortion per bit)")
+    ap.add_argument("--distortion", choices=("posterior", "embedding"), default="posterior",
+                    help="posterior: -ln p(unit | frame) (codec.unit_rdo); embedding: the expected squared distance, "
+                    "under the posterior, between the unit's decoder embedding and the frame's unit's")
     dev_script.add_judges(ap, "lambda")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -38,6 +41,7 @@ def main(argv=None) -> int:
 
     lambdas = [float(v) for v in args.lambdas.split(",")]
     rate = RateModel(codec.tables.units)
+    emb = codec.decoder.unit_emb.weight.detach().double().numpy()
     packet = codec.config.packet_frames
     refs, analysed = [], []
     for it in items:
@@ -46,6 +50,8 @@ def main(argv=None) -> int:
         with torch.inference_mode():
             logits = codec.content(torch.from_numpy(x)[None])[0]
         lp = torch.log_softmax(logits, dim=0).T.numpy()[: streams.units.size]
+        if args.distortion == "embedding":  # the search minimises -lp: hand it minus the distortion
+            lp = -expected_embedding_distance(np.exp(lp), emb)
         refs.append(x)
         analysed.append((streams, lp))
     seconds = sum(len(x) for x in refs) / codec.sample_rate
@@ -56,7 +62,7 @@ def main(argv=None) -> int:
             t1 = time.perf_counter()
             units = choose_units(lp, rate, lam, packet)
             search += time.perf_counter() - t1
-            agree += int((units == lp.argmax(axis=1)).sum())
+            agree += int((units == streams.units).sum())
             runs += 1 + int(np.count_nonzero(np.diff(units)))
             s = dataclasses.replace(streams, units=units)
             r = bitrate_report(write_srb(s, codec.tables, packet), codec.tables)
@@ -72,6 +78,7 @@ def main(argv=None) -> int:
         "# Rate-distortion choice of the content units",
         "",
         f"`python -m benchmarks.unit_rdo --data {args.data} --every {args.every} --lambdas {args.lambdas}"
+        f"{' --distortion ' + args.distortion if args.distortion != 'posterior' else ''}"
         f"{dev_script.judges_flags(args)}` "
         f"(model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
         "Bits/s of the written files, every bit counted (*other*: speaker, pitch level, header, framing, coder). "
@@ -87,6 +94,13 @@ def main(argv=None) -> int:
                      f"| {100 * ag:.1f} % | {cost:.4f} " + scorer.row(r))
     emit(lines, args.out)
     return 0
+
+
+def expected_embedding_distance(probs: np.ndarray, emb: np.ndarray) -> np.ndarray:
+    """``(T, K)``: for each frame and unit ``u``, ``sum_k p(k) |e_u - e_k|^2`` with ``probs`` ``(T, K)``
+    the posteriors and ``emb`` ``(K, D)`` the decoder's unit embeddings."""
+    sq = (emb * emb).sum(axis=1)
+    return sq[None, :] - 2.0 * (probs @ emb) @ emb.T + (probs @ sq)[:, None]
 
 
 if __name__ == "__main__":
