@@ -19,6 +19,14 @@ SAMPLE_RATE = 16000
 MIN_SECONDS = 0.1
 #: Peak below this (about -80 dBFS) counts as silence.
 SILENCE_PEAK = 1e-4
+#: Float samples beyond this are not audio in [-1, 1] (e.g. integer PCM values passed as float);
+#: a little over 1 is allowed, as float files and resamplers overshoot full scale.
+MAX_PEAK = 2.0
+#: Samples pinned at the input's own peak (|x| >= CLIP_LEVEL * peak) in more than this share of
+#: it: clipped beyond use, a square wave more than speech (srb's train and dev speech: at most
+#: 0.013 % at full scale; a sine: 2.8 %; a sine overdriven by 5 % and clipped: 20 %).
+CLIP_LEVEL = 0.999
+MAX_CLIPPED_SHARE = 0.25
 
 
 def load_audio(audio, sample_rate: int | None = None, target_rate: int = SAMPLE_RATE) -> torch.Tensor:
@@ -35,7 +43,7 @@ def load_audio(audio, sample_rate: int | None = None, target_rate: int = SAMPLE_
 
     Raises:
         AudioError: unreadable file, missing or invalid sample rate, empty, shorter than 0.1 s,
-            NaN/inf samples, or silence.
+            NaN/inf samples, samples far outside [-1, 1], mostly clipped, or silence.
     """
     if isinstance(audio, (str, Path)):
         try:
@@ -64,11 +72,27 @@ def load_audio(audio, sample_rate: int | None = None, target_rate: int = SAMPLE_
         raise AudioError("audio contains NaN or infinite samples")
     if wav.numel() < MIN_SECONDS * sample_rate:
         raise AudioError(f"audio is {wav.numel() / sample_rate:.3f} s long; at least {MIN_SECONDS} s is needed")
-    if wav.abs().max() < SILENCE_PEAK:
-        raise AudioError("audio is silent")
+    peak = float(wav.abs().max())
+    check_level(peak)
+    check_clipping(int((wav.abs() >= CLIP_LEVEL * peak).sum()), wav.numel())
     if sample_rate != target_rate:
         wav = torchaudio.functional.resample(wav, int(sample_rate), target_rate)
     return wav.contiguous()
+
+
+def check_level(peak: float) -> None:
+    """Refuse a (finite) input whose largest magnitude is ``peak``: silence, or not in [-1, 1]."""
+    if peak < SILENCE_PEAK:
+        raise AudioError("audio is silent")
+    if peak > MAX_PEAK:
+        raise AudioError(f"samples reach {peak:.6g}: audio must lie in [-1, 1] (integer PCM passed as float? "
+                         "pass the integer array itself)")
+
+
+def check_clipping(pinned: int, total: int) -> None:
+    """Refuse an input with ``pinned`` of its ``total`` samples at ``CLIP_LEVEL`` times its peak or more."""
+    if pinned > MAX_CLIPPED_SHARE * total:
+        raise AudioError(f"audio is clipped: {pinned / total:.0%} of its samples are at full scale")
 
 
 def _int_to_float(arr: np.ndarray) -> np.ndarray:

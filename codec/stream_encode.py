@@ -34,7 +34,7 @@ import torchaudio
 from bitstream import SpeakerCode, Streams, write_srb
 
 from . import pitch
-from .audio import MIN_SECONDS, SILENCE_PEAK
+from .audio import CLIP_LEVEL, MIN_SECONDS, check_clipping, check_level
 from .errors import AudioError, ModelError
 
 #: Audio either side of a block for Praat (its windows are 3 periods of 50 Hz = 60 ms, but its
@@ -101,9 +101,12 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     # Pass 0: the peak. Praat's voicing decision is relative to the peak of the whole sound it is
     # given, so every block gets a one-sample pulse at the file's peak, in a silent tail far
     # from the frames kept (measured: without it ~3 % of frames flip voicing at block scale).
-    peak = max(float(np.abs(rd.read(s, e)).max()) for s, e in _blocks(n, block))
-    if peak < SILENCE_PEAK:
-        raise AudioError("audio is silent")
+    peaks = [float(np.abs(rd.read(s, e)).max()) for s, e in _blocks(n, block)]
+    if not all(math.isfinite(p) for p in peaks):  # (max() of a list with a NaN depends on its order)
+        raise AudioError("audio contains NaN or infinite samples")
+    peak = max(peaks)
+    check_level(peak)
+    check_clipping(sum(int((np.abs(rd.read(s, e)) >= CLIP_LEVEL * peak).sum()) for s, e in _blocks(n, block)), n)
     tail = np.zeros(20 * hop)
     tail[-1] = peak
 

@@ -41,11 +41,26 @@ def test_arrays_and_tensors():
         pytest.param(np.ones(16000, np.float32) * 0.1, 8, "sample rate", id="bad-rate"),
         pytest.param("/nonexistent/file.wav", None, "cannot read", id="missing-file"),
         pytest.param([0.1, 0.2], 16000, "unsupported", id="list"),
+        pytest.param(np.full(16000, 3000.0, np.float32) * np.sin(np.arange(16000)), 16000, "must lie in",
+                     id="pcm-as-float"),
+        pytest.param(np.sign(np.sin(np.arange(16000) / 9.0)).astype(np.float32), 16000, "clipped", id="square-wave"),
+        pytest.param(np.clip(20 * np.sin(np.arange(16000) / 9.0), -1, 1).astype(np.float32), 16000, "clipped",
+                     id="hard-clipped-tone"),
     ],
 )
 def test_bad_audio(audio, sr, message):
     with pytest.raises(AudioError, match=message):
         load_audio(audio, sr)
+
+
+def test_loud_but_usable_audio_is_accepted():
+    """Full scale is not garbage: a full-scale tone, a float file overshooting 1, clipped peaks."""
+    t = np.arange(16000)
+    for x in (np.sin(t / 9.0), 1.3 * np.sin(t / 9.0) * np.hanning(16000), np.clip(1.05 * np.sin(t / 9.0), -1, 1),
+              np.clip(1.2 * np.sin(t / 9.0) * np.hanning(16000), -1, 1)):
+        assert load_audio(x.astype(np.float32), 16000).shape == (16000,)
+    ints = np.iinfo(np.int16).max * np.sin(t / 9.0)
+    assert load_audio(ints.astype(np.int16), 16000).shape == (16000,)
 
 
 def test_garbage_file(tmp_path):

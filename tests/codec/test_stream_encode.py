@@ -39,6 +39,19 @@ def test_other_sample_rates_are_resampled_blockwise(tiny, tmp_path):
     assert np.mean(a.units == b.units) > 0.95  # blockwise resampling differs only by rounding
 
 
+def test_bad_levels_refused_as_the_whole_file_encoder_refuses_them(tiny, tmp_path):
+    x = speechlike(seconds=5.0)
+    x[40000] = np.nan  # in the third block: the check must not depend on which block has it
+    sf.write(tmp_path / "nan.wav", x, 16000, subtype="FLOAT")
+    square = np.sign(np.sin(np.arange(48000) / 9.0)).astype(np.float32)
+    sf.write(tmp_path / "square.wav", square, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "loud.wav", 3000 * speechlike(seconds=3.0), 16000, subtype="FLOAT")
+    for name, message in (("nan", "NaN"), ("square", "clipped"), ("loud", "must lie in")):
+        for encode in (tiny.encode, tiny.encode_stream):
+            with pytest.raises(AudioError, match=message):
+                encode(tmp_path / f"{name}.wav")
+
+
 def test_silence_and_short_input_refused(tiny, tmp_path):
     sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
     with pytest.raises(AudioError, match="silent"):
