@@ -33,14 +33,27 @@ def cmd_info(args) -> int:
 
 
 def _outputs(inputs: list[str], output: str | None, suffix: str) -> list[Path]:
+    """Where each input's result goes; refuses, before any work, two inputs that would write the
+    same file and an output that is one of the inputs (nothing may be lost, --force or not)."""
     if output and len(inputs) > 1:
         out_dir = Path(output)
         if out_dir.exists() and not out_dir.is_dir():
             raise SrbError(f"-o {output}: with several inputs, -o must be a folder")
-        return [out_dir / (Path(p).stem + suffix) for p in inputs]
-    if output:
-        return [Path(output)]
-    return [Path(p).with_suffix(suffix) for p in inputs]
+        outs = [out_dir / (Path(p).stem + suffix) for p in inputs]
+    elif output:
+        outs = [Path(output)]
+    else:
+        outs = [Path(p).with_suffix(suffix) for p in inputs]
+    sources = {Path(p).resolve(): p for p in inputs}
+    seen: dict[Path, str] = {}
+    for src, dst in zip(inputs, outs):
+        key = dst.resolve()
+        if key in sources:
+            raise SrbError(f"{dst} would overwrite the input {sources[key]}")
+        if key in seen:
+            raise SrbError(f"{seen[key]} and {src} would both be written to {dst} (use -o with one input)")
+        seen[key] = src
+    return outs
 
 
 def _write(path: Path, data: bytes, force: bool) -> None:
@@ -77,9 +90,11 @@ def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True
 def _convert(args, suffix: str, label: str, convert) -> int:
     """Shared loop of encode and decode: refuse an existing output before doing the work."""
     outputs = _outputs(args.inputs, args.output, suffix)
+    if not args.force:  # all refusals before any work: no half-done batch
+        for dst in outputs:
+            if dst.exists():
+                raise SrbError(f"{dst} exists (use --force to overwrite)")
     for src, dst in zip(args.inputs, _progress(outputs, label)):
-        if dst.exists() and not args.force:
-            raise SrbError(f"{dst} exists (use --force to overwrite)")
         _write(dst, convert(src), args.force)
     return 0
 
@@ -153,6 +168,11 @@ def _decode_stream(codec, args) -> int:
         raise SrbError("--stream decodes one input")
     src = args.inputs[0]
     dec = StreamDecoder(codec, args.lookahead)
+    if args.output not in (None, "-"):
+        if src != "-":
+            _outputs([src], args.output, ".raw")  # refuses writing over the input
+        if Path(args.output).exists() and not args.force:
+            raise SrbError(f"{args.output} exists (use --force to overwrite)")
     out = sys.stdout.buffer if args.output in (None, "-") else open(args.output, "wb")
     concealed, wrote_header = [], False
     try:

@@ -169,3 +169,37 @@ def test_decode_no_resynth(tmp_path, tiny_model, monkeypatch):
     rs, plain, tiny = (sf.read(tmp_path / f"{n}.wav")[0] for n in ("rs", "plain", "tiny"))
     np.testing.assert_array_equal(plain, tiny)
     assert rs.shape == plain.shape and not np.allclose(rs, plain)
+
+
+def test_outputs_that_would_collide_or_overwrite_are_refused_before_any_work(tmp_path, tiny_model, capsys):
+    from tests.codec.test_api import speechlike
+
+    sf.write(tmp_path / "a.wav", speechlike(seed=0), 16000)
+    sf.write(tmp_path / "a.flac", speechlike(seed=1), 16000)
+    sf.write(tmp_path / "b.wav", speechlike(seed=2), 16000)
+    out = tmp_path / "out"
+    # a.wav and a.flac would both become out/a.srb: refused, nothing written
+    assert main(["encode", str(tmp_path / "b.wav"), str(tmp_path / "a.wav"), str(tmp_path / "a.flac"),
+                 "-o", str(out), "--model", tiny_model]) == 1
+    err = capsys.readouterr().err
+    assert "would both be written to" in err and err.count("\n") == 1
+    assert not out.exists() or not any(out.iterdir())
+    # an existing output among several: refused before the first file is encoded
+    out.mkdir(exist_ok=True)
+    (out / "b.srb").write_bytes(b"keep")
+    assert main(["encode", str(tmp_path / "a.wav"), str(tmp_path / "b.wav"), "-o", str(out),
+                 "--model", tiny_model]) == 1
+    assert not (out / "a.srb").exists() and (out / "b.srb").read_bytes() == b"keep"
+    # the output is the input: refused even with --force, for files and for --stream
+    assert main(["encode", str(tmp_path / "a.wav"), "--model", tiny_model]) == 0
+    srb = tmp_path / "a.srb"
+    data = srb.read_bytes()
+    capsys.readouterr()
+    for extra in ([], ["--stream"]):
+        assert main(["decode", str(srb), *extra, "-o", str(srb), "--force", "--model", tiny_model]) == 1
+        assert "would overwrite the input" in capsys.readouterr().err
+    assert srb.read_bytes() == data
+    # --stream -o honours --force like the others
+    (tmp_path / "x.raw").write_bytes(b"keep")
+    assert main(["decode", str(srb), "--stream", "-o", str(tmp_path / "x.raw"), "--model", tiny_model]) == 1
+    assert (tmp_path / "x.raw").read_bytes() == b"keep"
