@@ -33,8 +33,8 @@ def load_audio(audio, sample_rate: int | None = None, target_rate: int = SAMPLE_
     """Read, mix to mono, resample and check.
 
     Args:
-        audio: a path (anything soundfile reads: WAV, FLAC, OGG, MP3...), a numpy array or a torch
-            tensor, shaped ``(N,)``, ``(N, C)`` for numpy (soundfile's layout) or ``(C, N)`` for torch.
+        audio: a path or a binary file object (anything soundfile reads: WAV, FLAC, OGG, MP3...),
+            a numpy array or a torch tensor, shaped ``(N,)``, ``(N, C)`` for numpy (soundfile's layout) or ``(C, N)`` for torch.
         sample_rate: rate of an array or tensor input; required for them, ignored for paths.
         target_rate: rate to return.
 
@@ -45,11 +45,16 @@ def load_audio(audio, sample_rate: int | None = None, target_rate: int = SAMPLE_
         AudioError: unreadable file, missing or invalid sample rate, empty, shorter than 0.1 s,
             NaN/inf samples, samples far outside [-1, 1], mostly clipped, or silence.
     """
-    if isinstance(audio, (str, Path)):
+    if isinstance(audio, (str, Path)) or hasattr(audio, "read"):
+        if isinstance(audio, (str, Path)) and not Path(audio).is_file():
+            raise AudioError(f"cannot read audio {audio}: {'a folder' if Path(audio).is_dir() else 'no such file'}")
         try:
-            data, sample_rate = sf.read(str(audio), dtype="float32", always_2d=True)
+            data, sample_rate = sf.read(audio if hasattr(audio, "read") else str(audio), dtype="float32",
+                                        always_2d=True)
         except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-            raise AudioError(f"cannot read audio {audio}: {exc}") from exc
+            name = audio if isinstance(audio, (str, Path)) else getattr(audio, "name", "from the file object")
+            why = getattr(exc, "error_string", None) or str(exc)  # libsndfile's reason, without the object's repr
+            raise AudioError(f"cannot read audio {name}: {why}") from exc
         wav = torch.from_numpy(data.mean(axis=1))
     else:
         if sample_rate is None:

@@ -15,9 +15,13 @@ from bitstream import EntropyTables, SrbError, bitrate_report
 from bitstream.container import MAX_PACKET_FRAMES
 
 
+#: The name of standard input (as an input) and standard output (as ``-o``).
+STDIO = "-"
+
+
 def _read(path: str) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return sys.stdin.buffer.read() if path == STDIO else Path(path).read_bytes()
     except OSError as exc:
         raise SrbError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
@@ -33,8 +37,15 @@ def cmd_info(args) -> int:
 
 
 def _outputs(inputs: list[str], output: str | None, suffix: str) -> list[Path]:
-    """Where each input's result goes; refuses, before any work, two inputs that would write the
-    same file and an output that is one of the inputs (nothing may be lost, --force or not)."""
+    """Where each input's result goes (``None``: standard output); refuses, before any work, two
+    inputs that would write the same file and an output that is one of the inputs (nothing may be
+    lost, --force or not)."""
+    if STDIO in inputs and len(inputs) > 1:
+        raise SrbError("- (standard input) must be the only input")
+    if output == STDIO or (inputs == [STDIO] and not output):
+        if len(inputs) > 1:
+            raise SrbError("-o - (standard output) takes one input")
+        return [None]
     if output and len(inputs) > 1:
         out_dir = Path(output)
         if out_dir.exists() and not out_dir.is_dir():
@@ -56,7 +67,11 @@ def _outputs(inputs: list[str], output: str | None, suffix: str) -> list[Path]:
     return outs
 
 
-def _write(path: Path, data: bytes, force: bool) -> None:
+def _write(path: Path | None, data: bytes, force: bool) -> None:
+    if path is None:  # standard output
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
     if path.exists() and not force:
         raise SrbError(f"{path} exists (use --force to overwrite)")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +107,7 @@ def _convert(args, suffix: str, label: str, convert) -> int:
     outputs = _outputs(args.inputs, args.output, suffix)
     if not args.force:  # all refusals before any work: no half-done batch
         for dst in outputs:
-            if dst.exists():
+            if dst is not None and dst.exists():
                 raise SrbError(f"{dst} exists (use --force to overwrite)")
     for src, dst in zip(args.inputs, _progress(outputs, label)):
         _write(dst, convert(src), args.force)
@@ -101,6 +116,8 @@ def _convert(args, suffix: str, label: str, convert) -> int:
 
 def cmd_encode(args) -> int:
     codec = _load_codec(args.model)
+    if args.stream and STDIO in args.inputs:
+        raise SrbError("--stream reads a file in blocks; for standard input drop --stream")
     encode = codec.encode_stream if args.stream else codec.encode
     from .errors import ModelError
 
@@ -114,8 +131,16 @@ def cmd_encode(args) -> int:
             raise ModelError(f"--packet-seconds must be a multiple of {step:g} s from {step:g} to "
                              f"{MAX_PACKET_FRAMES * codec.config.unit_hop / codec.sample_rate:g}, "
                              f"got {args.packet_seconds:g}") from None
-    return _convert(args, ".srb", "encode", lambda src: encode(src, speaker_id=args.speaker_id,
-                                                              unit_lambda=args.unit_lambda, packet_frames=packet))
+    def convert(src: str) -> bytes:
+        import io
+
+        audio = src
+        if src == STDIO:
+            audio = io.BytesIO(_read(src))
+            audio.name = "<stdin>"
+        return encode(audio, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda, packet_frames=packet)
+
+    return _convert(args, ".srb", "encode", convert)
 
 
 def _lost_line(path: str, lost, sample_rate: int) -> str:
@@ -277,8 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srb", description="Speech at a few hundred bits per second.")
     sub = parser.add_subparsers(dest="command", required=True)
     enc = sub.add_parser("encode", help="speech files -> .srb")
-    enc.add_argument("inputs", nargs="+", metavar="IN")
-    enc.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.srb)")
+    enc.add_argument("inputs", nargs="+", metavar="IN", help="speech files, or - for standard input")
+    enc.add_argument("-o", "--output", help="output file, or folder for several inputs, or - for standard output "
+                     "(default: IN.srb; standard output for -)")
     enc.add_argument("--speaker-id", type=int, default=None, help="send this known speaker's ID instead of the voice")
     enc.add_argument("--stream", action="store_true", help="read the audio in blocks: bounded memory for long "
                      "files (docs/STREAMING_EDITING.md)")
@@ -290,9 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "each frame's likeliest unit; 0.1 sends about 8 %% fewer bits and loses some words, "
                      "docs/CONTENT.md)")
     dec = sub.add_parser("decode", help=".srb files -> WAV")
-    dec.add_argument("inputs", nargs="+", metavar="IN.srb")
-    dec.add_argument("-o", "--output", help="output file, or folder for several inputs (default: IN.wav; "
-                     "with --stream: stdout)")
+    dec.add_argument("inputs", nargs="+", metavar="IN.srb", help=".srb files, or - for standard input")
+    dec.add_argument("-o", "--output", help="output file, or folder for several inputs, or - for standard output "
+                     "(default: IN.wav; standard output for - and with --stream)")
     dec.add_argument("--stream", action="store_true", help="decode packet by packet as the input is read "
                      "('-' = stdin), writing 16-bit PCM as it goes (default to stdout)")
     dec.add_argument("--format", choices=("raw", "wav"), default=None,

@@ -203,3 +203,24 @@ def test_outputs_that_would_collide_or_overwrite_are_refused_before_any_work(tmp
     (tmp_path / "x.raw").write_bytes(b"keep")
     assert main(["decode", str(srb), "--stream", "-o", str(tmp_path / "x.raw"), "--model", tiny_model]) == 1
     assert (tmp_path / "x.raw").read_bytes() == b"keep"
+
+
+def test_standard_input_and_output(tmp_path, tiny_model):
+    """``srb encode -`` and ``srb decode -`` read standard input and write standard output, as a
+    filter: the bytes are those of the file-to-file commands."""
+    from tests.codec.test_api import speechlike
+
+    sf.write(tmp_path / "a.wav", speechlike(seed=3), 16000)
+    assert main(["encode", str(tmp_path / "a.wav"), "--model", tiny_model]) == 0
+    run = [sys.executable, "-m", "codec"]
+    enc = subprocess.run([*run, "encode", "-", "--model", tiny_model], input=(tmp_path / "a.wav").read_bytes(),
+                         capture_output=True, cwd=ROOT)
+    assert enc.returncode == 0 and enc.stdout == (tmp_path / "a.srb").read_bytes()
+    dec = subprocess.run([*run, "decode", "-", "-o", "-", "--model", tiny_model], input=enc.stdout,
+                         capture_output=True, cwd=ROOT)
+    assert dec.returncode == 0 and dec.stdout[:4] == b"RIFF"
+    assert main(["decode", str(tmp_path / "a.srb"), "-o", str(tmp_path / "b.wav"), "--model", tiny_model]) == 0
+    assert dec.stdout == (tmp_path / "b.wav").read_bytes()
+    bad = subprocess.run([*run, "encode", "-", "--model", tiny_model], input=b"not audio", capture_output=True,
+                         cwd=ROOT)
+    assert bad.returncode == 1 and bad.stderr.decode() == "srb encode: error: cannot read audio <stdin>: Format not recognised.\n"
