@@ -278,8 +278,7 @@ class Codec:
         full = self.context_frames()  # no latency to save here: take exact context
         chunks = list(stream_decode(self, data, lookahead=full))
         wav = np.concatenate([c.audio for c in chunks]) if chunks else np.zeros(0, np.float32)
-        packet_samples = self.config.packet_frames * self.config.unit_hop
-        return wav, self.sample_rate, lost_spans(chunks, packet_samples)
+        return wav, self.sample_rate, lost_spans(chunks)
 
     def stream_decode(self, source, lookahead: int | None = None, lookbehind: int | None = None):
         """Decode packet by packet with bounded latency: yields :class:`codec.streaming.AudioChunk`.

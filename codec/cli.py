@@ -216,12 +216,12 @@ def _decode_stream(codec, args) -> int:
             wrote_header = wrote_header or dec.header is not None
             for c in piece:
                 if c.lost is not None and args.strict:
-                    raise SrbError(_lost_line(src, lost_spans([c], 0), codec.sample_rate) + " (--strict)")
+                    raise SrbError(_lost_line(src, lost_spans([c]), codec.sample_rate) + " (--strict)")
                 if c.lost is not None:
                     concealed.append(c)
                 out.write((np.round(c.audio * 32767).astype("<i2")).tobytes())
             out.flush()
-    lost = lost_spans(concealed, 0)
+    lost = lost_spans(concealed)
     if lost:
         print(f"srb decode: warning: {_lost_line(src, lost, codec.sample_rate)}; concealed", file=sys.stderr)
     return 0

@@ -190,7 +190,7 @@ def stream_decode(codec, source, lookahead: int | None = None, lookbehind: int |
     yield from dec.close()
 
 
-def lost_spans(chunks: list[AudioChunk], packet_samples: int) -> list[LostSpan]:
+def lost_spans(chunks: list[AudioChunk]) -> list[LostSpan]:
     """Consecutive concealed chunks merged into :class:`bitstream.LostSpan` s."""
     spans: list[LostSpan] = []
     for c in chunks:
