@@ -67,13 +67,19 @@ def _outputs(inputs: list[str], output: str | None, suffix: str) -> list[Path]:
     return outs
 
 
+def _refuse_existing(paths: list[Path | None], force: bool) -> None:
+    """Without --force, an existing output (``None``: standard output, never refused) is an error."""
+    for path in paths:
+        if path is not None and path.exists() and not force:
+            raise SrbError(f"{path} exists (use --force to overwrite)")
+
+
 def _write(path: Path | None, data: bytes, force: bool) -> None:
+    _refuse_existing([path], force)
     if path is None:  # standard output
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    if path.exists() and not force:
-        raise SrbError(f"{path} exists (use --force to overwrite)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     tmp.write_bytes(data)
@@ -105,10 +111,7 @@ def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True
 def _convert(args, suffix: str, label: str, convert) -> int:
     """Shared loop of encode and decode: refuse an existing output before doing the work."""
     outputs = _outputs(args.inputs, args.output, suffix)
-    if not args.force:  # all refusals before any work: no half-done batch
-        for dst in outputs:
-            if dst is not None and dst.exists():
-                raise SrbError(f"{dst} exists (use --force to overwrite)")
+    _refuse_existing(outputs, args.force)  # all refusals before any work: no half-done batch
     for src, dst in zip(args.inputs, _progress(outputs, label)):
         _write(dst, convert(src), args.force)
     return 0
@@ -193,15 +196,12 @@ def _decode_stream(codec, args) -> int:
         raise SrbError("--stream decodes one input")
     src = args.inputs[0]
     dec = StreamDecoder(codec, args.lookahead)
-    if args.output not in (None, "-"):
-        if src != "-":
-            _outputs([src], args.output, ".raw")  # refuses writing over the input
-        if Path(args.output).exists() and not args.force:
-            raise SrbError(f"{args.output} exists (use --force to overwrite)")
-    out = sys.stdout.buffer if args.output in (None, "-") else open(args.output, "wb")
+    dst = None if args.output in (None, STDIO) else _outputs([src], args.output, ".raw")[0]  # not over the input
+    _refuse_existing([dst], args.force)
+    out = sys.stdout.buffer if dst is None else open(dst, "wb")
     concealed, wrote_header = [], False
     try:
-        f = sys.stdin.buffer if src == "-" else open(src, "rb")
+        f = sys.stdin.buffer if src == STDIO else open(src, "rb")
     except OSError as exc:
         raise SrbError(f"cannot read {src}: {exc.strerror or exc}") from exc
     with f:

@@ -43,6 +43,8 @@ class RateModel:
             raise ModelError("rate-distortion unit choice needs run-length coded unit tables")
         k = self.vocab = tables.vocab
         self.max_run = tables.max_run
+        # The tables without their trigram: what the search's code lengths are exact for.
+        self._bigram = StreamTables(k, "runlength", tables.max_run, tables.weights["symbol"], tables.weights["duration"])
         sym = tables.symbol
         if sym.shape[0] == 1:  # unigram: same row after every symbol and at START
             sym = np.repeat(sym, k + 1, axis=0)
@@ -60,21 +62,10 @@ class RateModel:
             self.duration_bits = -np.log2(dur)  # (K, max_run): [:, d - 1] ends after d frames; [:, -1] escape
 
     def run_bits(self, units: np.ndarray, packet_frames: int) -> float:
-        """Code length of ``units`` under this model (for tests and diagnostics)."""
-        total, step = 0.0, self.max_run - 1
-        for s in range(0, units.size, packet_frames):
-            seq = units[s:s + packet_frames]
-            edges = np.flatnonzero(np.diff(seq)) + 1
-            starts = np.concatenate([[0], edges])
-            lengths = np.diff(np.concatenate([starts, [seq.size]]))
-            prev = self.vocab
-            for a, n in zip(starts, lengths):
-                u = int(seq[a])
-                esc = (n - 1) // step
-                total += self.symbol_bits[prev, u] + esc * self.duration_bits[u, -1]
-                total += self.duration_bits[u, n - esc * step - 1]
-                prev = u
-        return float(total)
+        """Code length of ``units`` under this model (for tests and diagnostics): the coder's own
+        count (:mod:`bitstream.runlength` events) under the bigram part of the tables."""
+        starts = np.arange(0, units.size, packet_frames)
+        return float(sum(self._bigram.information_bits(self._bigram.events(np.asarray(units), starts))))
 
 
 def choose_units(log_probs: np.ndarray, rate: RateModel, lam: float, packet_frames: int) -> np.ndarray:

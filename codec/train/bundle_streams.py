@@ -16,11 +16,10 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 import torch
 
-from codec.train.units import read_manifest
+from codec.train.units import read_manifest, save_streams
 
 
 def main(argv=None) -> None:
@@ -36,22 +35,15 @@ def main(argv=None) -> None:
     codec = Codec.from_pretrained(args.model, postfilter=False, resynth=False)
     data = Path(args.data)
     rows = read_manifest(data)
-    names = sorted({r["speaker"] for r in rows})
-    units, f0, lengths, speakers = [], [], [], []
+    units, f0, lengths = [], [], []
     t0 = time.time()
     for r in rows:
         wav, sr = sf.read(str(data / r["path"]), dtype="float32")
         s = codec.encode_streams(wav, sr, speaker_id=0)  # a known ID: skips the speaker analysis
-        units.append(s.units.astype(np.int32))
-        f0.append(s.f0.astype(np.int32))
+        units.append(s.units)
+        f0.append(s.f0)
         lengths.append(s.num_samples)
-        speakers.append(names.index(r["speaker"]))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    offsets = lambda xs: np.cumsum([0] + [len(x) for x in xs]).astype(np.int64)  # noqa: E731
-    np.savez(out, units=np.concatenate(units), unit_offsets=offsets(units), f0=np.concatenate(f0),
-             f0_offsets=offsets(f0), num_samples=np.array(lengths, np.int64), speaker=np.array(speakers, np.int32),
-             speaker_names=np.array(names, dtype="<U32"), paths=np.array([r["path"] for r in rows], dtype="<U128"))
+    out = save_streams(args.out, rows, units, lengths, f0)
     print(f"{len(rows)} files, {sum(lengths) / codec.sample_rate:.0f} s audio in {time.time() - t0:.0f} s -> {out}")
 
 

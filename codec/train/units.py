@@ -26,6 +26,23 @@ def read_manifest(data: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def save_streams(out, rows: list[dict], units: list[np.ndarray], lengths: list[int],
+                 f0: list[np.ndarray] | None = None) -> Path:
+    """Write the stream cache of the manifest ``rows`` (see the module doc; ``f0`` adds ``f0`` and
+    ``f0_offsets``) to ``out``, and return its path."""
+    names = sorted({r["speaker"] for r in rows})
+    offsets = lambda xs: np.cumsum([0] + [len(x) for x in xs]).astype(np.int64)  # noqa: E731
+    extra = {} if f0 is None else {"f0": np.concatenate(f0).astype(np.int32), "f0_offsets": offsets(f0)}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, units=np.concatenate(units).astype(np.int32), unit_offsets=offsets(units),
+             num_samples=np.array(lengths, np.int64),
+             speaker=np.array([names.index(r["speaker"]) for r in rows], np.int32),
+             speaker_names=np.array(names, dtype="<U32"), paths=np.array([r["path"] for r in rows], dtype="<U128"),
+             **extra)
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--content", required=True, help="content encoder (path stem of .safetensors + .json)")
@@ -37,21 +54,14 @@ def main(argv=None) -> None:
     model = ContentEncoder.load(args.content)
     data = Path(args.data)
     rows = read_manifest(data)
-    names = sorted({r["speaker"] for r in rows})
-    units, lengths, speakers = [], [], []
+    units, lengths = [], []
     t0 = time.time()
     with torch.inference_mode():
         for r in rows:
             wav, sr = sf.read(str(data / r["path"]), dtype="float32")
             units.append(model.units(torch.from_numpy(wav)[None])[0].numpy().astype(np.int32))
             lengths.append(len(wav))
-            speakers.append(names.index(r["speaker"]))
-    offsets = np.cumsum([0] + [len(u) for u in units]).astype(np.int64)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, units=np.concatenate(units), unit_offsets=offsets, num_samples=np.array(lengths, np.int64),
-             speaker=np.array(speakers, np.int32), speaker_names=np.array(names, dtype="<U32"),
-             paths=np.array([r["path"] for r in rows], dtype="<U128"))
+    out = save_streams(args.out, rows, units, lengths)
     audio_s = sum(lengths) / 16000
     print(f"{len(rows)} files, {audio_s:.0f} s audio in {time.time() - t0:.0f} s -> {out}")
 
