@@ -52,6 +52,29 @@ def test_bad_levels_refused_as_the_whole_file_encoder_refuses_them(tiny, tmp_pat
                 encode(tmp_path / f"{name}.wav")
 
 
+@pytest.mark.parametrize("levels, refused", [
+    pytest.param((0.9995, 0.9995), True, id="block-just-under-the-peak-counts"),
+    pytest.param((0.99, 0.99), False, id="lower-block-does-not"),
+    pytest.param((0.9995, 0.9986), False, id="counted-against-the-files-peak-not-its-own"),
+])
+def test_clipping_counts_blocks_whose_peak_falls_short_of_the_files(tiny, tmp_path, levels, refused):
+    """The block-wise clipping count is the whole file's, whichever block holds the peak: a block
+    pinned within CLIP_LEVEL of the file's peak counts, and its samples are measured against the
+    file's peak, not the block's (0.9986 is within 0.1 % of 0.9995 but not of 1.0)."""
+    block = tiny.packet_frames(None) * tiny.config.unit_hop
+    square = np.sign(np.sin(np.arange(block) / 9.0)).astype(np.float32)
+    pinned = square * np.where(np.arange(block) % 2 == 0, *levels).astype(np.float32)
+    x = np.concatenate([0.5 * square, pinned, 0.5 * speechlike(seconds=block / 16000)])
+    x[-100] = 1.0  # the file's peak, in the last block
+    sf.write(tmp_path / "x.wav", x, 16000, subtype="FLOAT")
+    for encode in (tiny.encode, tiny.encode_stream):
+        if refused:
+            with pytest.raises(AudioError, match="clipped"):
+                encode(tmp_path / "x.wav")
+        else:
+            encode(tmp_path / "x.wav")
+
+
 def test_silence_and_short_input_refused(tiny, tmp_path):
     sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
     with pytest.raises(AudioError, match="silent"):
