@@ -53,6 +53,8 @@ class Codec:
         self.decoder = modules["decoder"]
         self.tables = tables
         self.model_id = model_id
+        # Files this codec decodes: its own, and those of the bundles it names as sharing its streams.
+        self.decodable_ids = (model_id, *(int(i, 16) for i in getattr(config, "decodes", [])))
         self.sample_rate = config.sample_rate
         for name, stage in (("postfilter", postfilter), ("pitch resynthesis", resynth)):
             if stage is not None and stage.sample_rate != config.sample_rate:
@@ -202,8 +204,12 @@ class Codec:
     # -- bytes -> streams -> audio ------------------------------------------------------------
 
     def check_model(self, model_id: int) -> None:
-        if model_id != self.model_id:
-            raise SrbModelMismatchError(f"streams are from model {model_id:08x}, this is {self.model_id:08x}")
+        """Refuse streams this codec cannot decode: those of a model other than itself and the
+        earlier models it shares its streams with (``bundle.json``'s ``decodes``)."""
+        if model_id not in self.decodable_ids:
+            also = f" (and files of {', '.join(f'{i:08x}' for i in self.decodable_ids[1:])})" \
+                if len(self.decodable_ids) > 1 else ""
+            raise SrbModelMismatchError(f"streams are from model {model_id:08x}, this is {self.model_id:08x}{also}")
 
     def speaker_vector(self, speaker: SpeakerCode) -> torch.Tensor:
         """``(1, dim)`` vector the decoder is conditioned on, from a transmitted speaker code."""

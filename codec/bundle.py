@@ -23,7 +23,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from safetensors.torch import load_file, save_file
 
 from bitstream import EntropyTables, SrbTablesError
@@ -54,6 +54,18 @@ class BundleConfig(BaseModel):
     speaker: dict
     decoder: dict
     card: dict = {}  # model card: data, training time, measured results, limits
+    #: Model ids (8 hex digits) of earlier bundles whose files this one decodes: bundles that share
+    #: its content model, F0 VQ-VAE, speaker encoder and tables byte for byte and differ only in the
+    #: decoder, so their streams mean what this bundle's mean (written by ``codec.train.bundle --reuse``).
+    decodes: list[str] = []
+
+    @field_validator("decodes")
+    @classmethod
+    def _hex_ids(cls, ids: list[str]) -> list[str]:
+        for i in ids:
+            if len(i) != 8 or any(c not in "0123456789abcdef" for c in i):
+                raise ValueError(f"model id {i!r} is not 8 lowercase hex digits")
+        return ids
 
 
 class RenderConfig(BaseModel):

@@ -416,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SrbError as exc:
-        print(f"srb {args.command}: error: {exc}", file=sys.stderr)
+        # One line, whatever the message (pydantic's validation errors span several).
+        print(f"srb {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"srb {args.command}: interrupted", file=sys.stderr)

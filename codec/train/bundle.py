@@ -148,10 +148,18 @@ def swap_decoder(reuse: Path, decoder: Decoder, steps: int, args) -> None:
     old_config, modules, tables, old_id = load_bundle(reuse)
     card = {**old_config.card, "decoder_steps": steps, "decoder_from": f"{old_config.name} ({old_id:08x})",
             **json.loads(args.card)}
-    config = old_config.model_copy(update={"name": args.name, "decoder": decoder.config.model_dump(), "card": card})
+    # Everything that codes is copied, so the new bundle decodes the old one's files (and those the
+    # old one decoded): they carry the same streams.
+    decodes = [f"{old_id:08x}", *(i for i in old_config.decodes if i != f"{old_id:08x}")]
+    config = old_config.model_copy(update={"name": args.name, "decoder": decoder.config.model_dump(), "card": card,
+                                           "decodes": decodes})
     model_id = save_bundle(args.out, config, {**modules, "decoder": decoder}, tables)
+    for name in ("content", "f0vq", "speaker", "tables"):  # the claim above, checked
+        file = "tables.npz" if name == "tables" else f"{name}.safetensors"
+        if (reuse / file).read_bytes() != (Path(args.out) / file).read_bytes():
+            raise SystemExit(f"srb train bundle: {file} differs from {reuse}'s: the new bundle cannot claim its files")
     print(f"bundle {args.out}: model id {model_id:08x}, decoder from {args.decoder_run}, the rest from {reuse} "
-          f"(tables {tables.tables_id:08x})")
+          f"(tables {tables.tables_id:08x}); also decodes files of {', '.join(decodes)}")
 
 
 if __name__ == "__main__":

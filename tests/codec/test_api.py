@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -110,3 +112,9 @@ def test_bad_audio_and_bad_models(codec, tmp_path):
     (tmp_path / "bundle.json").write_text("{}")
     with pytest.raises(ModelError, match="not an srb model bundle"):
         Codec.from_pretrained(tmp_path)
+    make_tiny_bundle(tmp_path / "tiny")
+    config = json.loads((tmp_path / "tiny" / "bundle.json").read_text())
+    for bad in (["B9E551B5"], ["b9e551b"], ["not-hex!"]):  # ids of models whose files it decodes: 8 hex digits
+        (tmp_path / "tiny" / "bundle.json").write_text(json.dumps({**config, "decodes": bad}))
+        with pytest.raises(ModelError, match="(?s)bundle.json is invalid.*hex digits"):
+            Codec.from_pretrained(tmp_path / "tiny")

@@ -98,6 +98,16 @@ def test_unknown_model(capsys):
     assert "unknown model" in capsys.readouterr().err
 
 
+def test_invalid_bundle_is_one_line(tmp_path, tiny_model, capsys):
+    import shutil
+
+    shutil.copytree(tiny_model, tmp_path / "bad")
+    (tmp_path / "bad" / "bundle.json").write_text('{"format": "srb-bundle"}')  # pydantic: several errors
+    assert main(["demo", "--model", str(tmp_path / "bad"), "-o", str(tmp_path / "x.wav")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("srb demo: error:") and "bundle.json is invalid" in err and err.count("\n") == 1
+
+
 def test_demo_with_a_model(tiny_model, capsys, tmp_path):
     assert main(["demo", "--model", tiny_model, "-o", str(tmp_path / "demo.wav")]) == 0
     out = capsys.readouterr().out

@@ -1,11 +1,13 @@
 """The training pipeline's last steps on tiny models: units -> bundle -> Codec that encodes and decodes."""
 
+import dataclasses
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
-from bitstream import read_srb
+from bitstream import SrbModelMismatchError, read_srb
 from codec.api import Codec
 from codec.content import ContentConfig, ContentEncoder
 from codec.f0vq import F0VQConfig, F0VQVAE
@@ -65,3 +67,18 @@ def test_bundle_from_trained_parts(tmp_path):
     a = read_srb(codec.encode(speechlike(1.0, seed=3), 16000), codec.tables)
     b = read_srb(swapped.encode(speechlike(1.0, seed=3), 16000), swapped.tables)
     assert a.units.tolist() == b.units.tolist() and a.f0.tolist() == b.f0.tolist() and a.speaker == b.speaker
+    # ... so the new bundle decodes the old one's files, not the other way round
+    assert swapped.config.decodes == [f"{codec.model_id:08x}"]
+    old_file = codec.encode(speechlike(1.0, seed=3), 16000)
+    assert swapped.decode(old_file)[0].shape == (16000,)
+    with pytest.raises(SrbModelMismatchError, match=f"this is {codec.model_id:08x}$"):
+        codec.decode(swapped.encode(speechlike(1.0, seed=3), 16000))
+    # a second swap keeps the chain: it decodes both earlier models' files
+    bundle_cli.main(["--decoder-run", str(tmp_path / "run"), "--reuse", str(tmp_path / "swapped"),
+                     "--out", str(tmp_path / "twice"), "--name", "twice"])
+    twice = Codec.from_pretrained(tmp_path / "twice")
+    assert twice.config.decodes == [f"{swapped.model_id:08x}", f"{codec.model_id:08x}"]
+    assert np.array_equal(twice.decode(old_file)[0], swapped.decode(old_file)[0])  # same decoder weights
+    other = dataclasses.replace(twice.encode_streams(speechlike(1.0, seed=3), 16000), model_id=0x12345678)
+    with pytest.raises(SrbModelMismatchError, match=f"and files of {swapped.model_id:08x}, {codec.model_id:08x}"):
+        twice.decode_streams(other)  # an unrelated model's streams: refused, naming what this one decodes
