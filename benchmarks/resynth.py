@@ -66,7 +66,8 @@ def main(argv=None) -> int:
         "",
         f"`python -m benchmarks.resynth --data {args.data} --every {args.every} --variants {args.variants}"
         f"{dev_script.judges_flags(args)}` "
-        f"(model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
+        f"(model {codec.model_id:08x}, postfilter "
+        f"{'off' if codec.postfilter is None else f'strength {codec.postfilter.config.strength:g}'}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
         "Variant ANALYSIS/MASK[/MAX_HZ][/trim=N][/formant=B][/method=M]; `none` = vocoder and postfilter without resynthesis (the GPE column's baseline). "
         "Cost: CPU seconds per audio second of the resynthesis alone, one thread."
         + (f" WER: the {len(scorer.scored)} files with a transcript." if args.asr and scorer.against_text else ""),
