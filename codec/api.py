@@ -54,7 +54,7 @@ class Codec:
         self.tables = tables
         self.model_id = model_id
         # Files this codec decodes: its own, and those of the bundles it names as sharing its streams.
-        self.decodable_ids = (model_id, *(int(i, 16) for i in getattr(config, "decodes", [])))
+        self.decodable_ids = (model_id, *(int(i, 16) for i in config.decodes))
         self.sample_rate = config.sample_rate
         for name, stage in (("postfilter", postfilter), ("pitch resynthesis", resynth)):
             if stage is not None and stage.sample_rate != config.sample_rate:

@@ -154,8 +154,7 @@ def swap_decoder(reuse: Path, decoder: Decoder, steps: int, args) -> None:
     config = old_config.model_copy(update={"name": args.name, "decoder": decoder.config.model_dump(), "card": card,
                                            "decodes": decodes})
     model_id = save_bundle(args.out, config, {**modules, "decoder": decoder}, tables)
-    for name in ("content", "f0vq", "speaker", "tables"):  # the claim above, checked
-        file = "tables.npz" if name == "tables" else f"{name}.safetensors"
+    for file in ("content.safetensors", "f0vq.safetensors", "speaker.safetensors", "tables.npz"):  # the claim, checked
         if (reuse / file).read_bytes() != (Path(args.out) / file).read_bytes():
             raise SystemExit(f"srb train bundle: {file} differs from {reuse}'s: the new bundle cannot claim its files")
     print(f"bundle {args.out}: model id {model_id:08x}, decoder from {args.decoder_run}, the rest from {reuse} "
