@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 
 import numpy as np
 
@@ -28,15 +29,19 @@ from .streams import MAX_PITCH_CENTS, SpeakerCode, Streams, num_frames
 MIN_TEMPO, MAX_TEMPO = 0.25, 4.0
 
 
-def set_speaker(streams: Streams, speaker: SpeakerCode | Streams) -> Streams:
+def set_speaker(streams: Streams, speaker: SpeakerCode | Streams, same_coding: Collection[int] = ()) -> Streams:
     """The same streams spoken by ``speaker``: a code, or the streams of a file to take it from
-    (with that file's pitch level and spread; a bare code drops them, see the module doc)."""
+    (with that file's pitch level and spread; a bare code drops them, see the module doc).
+
+    A file's speaker code means something only to its own model's speaker encoder, so the two files
+    must come from the same model, or both from models in ``same_coding``: ids known to code
+    speakers alike (a bundle and the models it lists under ``decodes``, which share its encoders).
+    """
     stats = None
     if isinstance(speaker, Streams):
-        if speaker.model_id != streams.model_id:
-            raise SrbStreamsError(
-                f"speaker comes from model {speaker.model_id:08x}, the streams from {streams.model_id:08x}"
-            )
+        a, b = speaker.model_id, streams.model_id
+        if a != b and not (a in same_coding and b in same_coding):
+            raise SrbStreamsError(f"speaker comes from model {a:08x}, the streams from {b:08x}")
         speaker, stats = speaker.speaker, speaker.pitch_stats
     if not isinstance(speaker, SpeakerCode):
         raise SrbStreamsError(f"speaker must be a SpeakerCode or Streams, got {type(speaker).__name__}")
@@ -97,9 +102,11 @@ def edit_srb(
     speaker: SpeakerCode | Streams | None = None,
     semitones: float = 0.0,
     tempo: float = 1.0,
+    same_coding: Collection[int] = (),
 ) -> bytes:
     """Edit ``.srb`` bytes: decode the symbols (not audio), edit, re-code with the same tables and
-    packet size. ``tables`` as for :func:`bitstream.read_srb`.
+    packet size. ``tables`` as for :func:`bitstream.read_srb`; ``same_coding`` as for
+    :func:`set_speaker`.
 
     Raises:
         SrbFormatError: damaged input. SrbStreamsError: an edit out of range or a foreign speaker.
@@ -110,7 +117,7 @@ def edit_srb(
     h = read_header(data, tables)
     streams = read_srb(data, tables)
     if speaker is not None:
-        streams = set_speaker(streams, speaker)
+        streams = set_speaker(streams, speaker, same_coding)
     if tempo != 1.0:
         streams = change_tempo(streams, tempo)
     if semitones:

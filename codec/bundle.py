@@ -19,7 +19,6 @@ are read with safetensors (no pickle); configs are validated by pydantic before 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -28,13 +27,12 @@ from safetensors.torch import load_file, save_file
 
 from bitstream import EntropyTables, SrbTablesError
 
+from .bundle_id import BUNDLE_FILES, COMPONENTS, is_model_id, model_id_of
 from .errors import ModelError
 from .postfilter import PostfilterConfig
 from .resynth import ResynthConfig
 
-COMPONENTS = ("content", "f0vq", "speaker", "decoder")
 RENDER_FILE = "render.json"
-BUNDLE_FILES = ("bundle.json",) + tuple(f"{c}.safetensors" for c in COMPONENTS) + ("tables.npz",)
 
 
 class BundleConfig(BaseModel):
@@ -63,7 +61,7 @@ class BundleConfig(BaseModel):
     @classmethod
     def _hex_ids(cls, ids: list[str]) -> list[str]:
         for i in ids:
-            if len(i) != 8 or any(c not in "0123456789abcdef" for c in i):
+            if not is_model_id(i):
                 raise ValueError(f"model id {i!r} is not 8 lowercase hex digits")
         return ids
 
@@ -94,14 +92,6 @@ def load_render(folder) -> RenderConfig:
         return RenderConfig(**json.loads(path.read_text()))
     except (ValidationError, ValueError, TypeError) as exc:
         raise ModelError(f"{path} is invalid: {exc}") from exc
-
-
-def model_id_of(folder: Path) -> int:
-    digest = hashlib.sha256()
-    for name in BUNDLE_FILES:
-        digest.update(name.encode())
-        digest.update((folder / name).read_bytes())
-    return int.from_bytes(digest.digest()[:4], "big") or 1
 
 
 def component_classes() -> dict:

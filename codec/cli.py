@@ -227,18 +227,34 @@ def _decode_stream(codec, args) -> int:
     return 0
 
 
-def _tables_for(args):
-    """Tables for editing, without torch: --tables, else the model bundle's tables.npz."""
+def _model_folder(args) -> Path:
     from importlib import resources
 
+    return Path(args.model) if args.model and Path(args.model).is_dir() else \
+        Path(str(resources.files("codec") / "assets" / (args.model or "default")))
+
+
+def _tables_for(args):
+    """Tables for editing, without torch: --tables, else the model bundle's tables.npz."""
     if args.tables:
         return EntropyTables.load(args.tables)
-    folder = Path(args.model) if args.model and Path(args.model).is_dir() else \
-        Path(str(resources.files("codec") / "assets" / (args.model or "default")))
     try:
-        return EntropyTables.load(folder / "tables.npz")
+        return EntropyTables.load(_model_folder(args) / "tables.npz")
     except OSError as exc:
         raise SrbError(f"cannot load the tables of model {args.model or 'default'}: {exc}") from exc
+
+
+def _same_coding_for(args) -> frozenset[int]:
+    """The model ids whose files code speakers as the model's do (its own and its ``decodes``),
+    without torch; none with --tables (no bundle named)."""
+    from .bundle_id import same_coding_ids
+
+    if args.tables:
+        return frozenset()
+    try:
+        return same_coding_ids(_model_folder(args))
+    except (OSError, ValueError) as exc:
+        raise SrbError(f"cannot read model {args.model or 'default'}: {exc}") from exc
 
 
 def cmd_edit(args) -> int:
@@ -257,7 +273,8 @@ def cmd_edit(args) -> int:
         if not 0 <= args.speaker < n:
             raise SrbError(f"--speaker {args.speaker}: this model knows speakers 0..{n - 1}")
         speaker = SpeakerCode.known(args.speaker, n)
-    out = edit_srb(_read(args.input), tables, speaker=speaker, semitones=args.pitch, tempo=args.tempo)
+    out = edit_srb(_read(args.input), tables, speaker=speaker, semitones=args.pitch, tempo=args.tempo,
+                   same_coding=_same_coding_for(args) if args.speaker_from else ())
     _write(Path(args.output), out, args.force)
     return 0
 

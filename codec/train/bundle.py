@@ -13,7 +13,10 @@ What it adds on top of the trained weights:
 With ``--reuse BUNDLE`` only the decoder is new: content encoder, F0 VQ-VAE, speaker encoder
 (table and quantizer included) and entropy tables are copied from BUNDLE, so the new bundle codes
 every file exactly as BUNDLE does and differs only in how it decodes (a decoder fine-tuned from
-BUNDLE's, measured against it with nothing else moving).
+BUNDLE's, measured against it with nothing else moving). ``--blend A`` (with ``--reuse``) takes
+``(1 - A) * BUNDLE's + A * the run's`` decoder weights instead of the run's alone: network
+interpolation between a decoder and its fine-tuned descendant (they share a basin), a dial between
+what each was trained toward (docs/TRAINING.md).
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ def main(argv=None) -> None:
     ap.add_argument("--reuse", default=None,
                     help="bundle whose content, F0, speaker models and tables to keep (then --units, --f0-codes, "
                          "--data are not needed)")
+    ap.add_argument("--blend", type=float, default=None, metavar="A",
+                    help="with --reuse: decoder weights (1-A) x BUNDLE's + A x the run's (0 < A <= 1)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", default="srb-default")
     ap.add_argument("--card", default="{}", help="JSON merged into the model card")
@@ -77,6 +82,8 @@ def main(argv=None) -> None:
     state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
     decoder = Decoder(DecoderConfig(**cfg["decoder"]))
     decoder.load_state_dict(state["modules"]["decoder"])
+    if args.blend is not None and not (args.reuse and 0.0 < args.blend <= 1.0):
+        raise SystemExit("srb train bundle: error: --blend needs --reuse and 0 < A <= 1")
     if args.reuse:
         return swap_decoder(Path(args.reuse), decoder, int(state["step"]), args)
     if not (args.content and args.f0vq and args.units and args.f0_codes and args.data):
@@ -141,6 +148,17 @@ def main(argv=None) -> None:
           f"speaker PQ relative error {pq_error:.3f}, {time.time() - t0:.0f} s")
 
 
+def blend_decoders(old: Decoder, new: Decoder, alpha: float) -> Decoder:
+    """``(1 - alpha) * old + alpha * new``, tensor by tensor (same config; integer buffers from ``new``)."""
+    if old.config != new.config:
+        raise SystemExit("srb train bundle: error: --blend needs decoders of the same configuration")
+    a, b = old.state_dict(), new.state_dict()
+    out = Decoder(new.config)
+    out.load_state_dict({k: torch.lerp(a[k].float(), b[k].float(), alpha) if b[k].is_floating_point() else b[k]
+                         for k in b})
+    return out.eval()
+
+
 def swap_decoder(reuse: Path, decoder: Decoder, steps: int, args) -> None:
     """Write ``reuse``'s bundle with ``decoder`` in place of its own (see the module doc)."""
     from codec.bundle import load_bundle
@@ -148,6 +166,9 @@ def swap_decoder(reuse: Path, decoder: Decoder, steps: int, args) -> None:
     old_config, modules, tables, old_id = load_bundle(reuse)
     card = {**old_config.card, "decoder_steps": steps, "decoder_from": f"{old_config.name} ({old_id:08x})",
             **json.loads(args.card)}
+    if args.blend is not None:
+        decoder = blend_decoders(modules["decoder"], decoder, args.blend)
+        card["decoder_blend"] = f"{1 - args.blend:g} x {old_config.name} ({old_id:08x}) + {args.blend:g} x {args.decoder_run}"
     # Everything that codes is copied, so the new bundle decodes the old one's files (and those the
     # old one decoded): they carry the same streams.
     decodes = [f"{old_id:08x}", *(i for i in old_config.decodes if i != f"{old_id:08x}")]

@@ -52,6 +52,11 @@ def test_speaker_swap_keeps_everything_else():
     other_model = random_streams(rng, 30000, model_id=1)
     with pytest.raises(SrbStreamsError, match="model"):
         set_speaker(a, other_model)
+    # models known to code speakers alike (a bundle and those it decodes): accepted, both ways
+    assert set_speaker(a, other_model, same_coding={a.model_id, 1}).speaker == other_model.speaker
+    assert set_speaker(other_model, a, same_coding=(1, a.model_id)).speaker == a.speaker
+    with pytest.raises(SrbStreamsError, match="model 00000001"):
+        set_speaker(a, other_model, same_coding={1, 2})  # the streams' model is not among them
 
 
 def test_pitch_field_round_trip_and_version():

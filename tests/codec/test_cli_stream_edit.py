@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bitstream import read_header, read_srb
+from pathlib import Path
+
+from bitstream import SpeakerCode, read_header, read_srb
 from bitstream.container import read_packet
 from codec.cli import main
 from tests.codec.test_api import speechlike
@@ -70,6 +72,34 @@ def test_edit_commands(model, srb, tmp_path, capsys):
     assert e.pitch_cents == 200 and e.speaker.indices.tolist() == [1] and e.num_samples == round(s.num_samples / 0.8)
     assert main(["edit", str(out), "-o", str(tmp_path / "f.srb"), "--speaker-from", str(srb), "--model", model]) == 0
     assert read_srb((tmp_path / "f.srb").read_bytes(), tables).speaker == s.speaker
+
+
+def test_edit_takes_a_speaker_from_a_model_the_bundle_decodes(model, srb, tmp_path, capsys):
+    """A bundle whose decoder replaced another's (``decodes`` in bundle.json) shares its speaker
+    codes: --speaker-from accepts a file of either model with that bundle, not with the older one."""
+    import dataclasses
+    import json
+    import shutil
+
+    from bitstream import EntropyTables, write_srb
+    from codec.bundle_id import model_id_of
+
+    newer = tmp_path / "newer"
+    shutil.copytree(model, newer)
+    old_id = model_id_of(Path(model))
+    config = json.loads((newer / "bundle.json").read_text())
+    (newer / "bundle.json").write_text(json.dumps({**config, "decodes": [f"{old_id:08x}"]}))
+    tables = EntropyTables.load(newer / "tables.npz")
+    s = read_srb(srb.read_bytes(), tables)
+    mine = tmp_path / "mine.srb"  # a file of the newer model, another voice
+    mine.write_bytes(write_srb(dataclasses.replace(s, model_id=model_id_of(newer), speaker=SpeakerCode.known(2, 3)),
+                               tables))
+    out = tmp_path / "out.srb"
+    assert main(["edit", str(mine), "-o", str(out), "--speaker-from", str(srb), "--model", str(newer)]) == 0
+    e = read_srb(out.read_bytes(), tables)
+    assert e.speaker == s.speaker and e.model_id == model_id_of(newer)
+    assert main(["edit", str(mine), "-o", str(tmp_path / "no.srb"), "--speaker-from", str(srb), "--model", model]) == 1
+    assert "speaker comes from model" in capsys.readouterr().err  # the older bundle does not know the newer
 
 
 @pytest.mark.parametrize("args, message", [

@@ -82,3 +82,53 @@ def test_bundle_from_trained_parts(tmp_path):
     other = dataclasses.replace(twice.encode_streams(speechlike(1.0, seed=3), 16000), model_id=0x12345678)
     with pytest.raises(SrbModelMismatchError, match=f"and files of {swapped.model_id:08x}, {codec.model_id:08x}"):
         twice.decode_streams(other)  # an unrelated model's streams: refused, naming what this one decodes
+    # --blend: halfway between the bundle's decoder and the run's, still decoding the bundle's files
+    bundle_cli.main(["--decoder-run", str(tmp_path / "run"), "--reuse", str(tmp_path / "bundle"),
+                     "--out", str(tmp_path / "blend"), "--name", "blend", "--blend", "0.5"])
+    blend = Codec.from_pretrained(tmp_path / "blend")
+    assert blend.config.card["decoder_blend"].startswith("0.5 x srb-default")
+    assert blend.config.decodes == [f"{codec.model_id:08x}"] and blend.decode(old_file)[0].shape == (16000,)
+    import torch
+
+    run_dec = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["modules"]["decoder"]
+    mine, theirs = blend.decoder.state_dict(), codec.decoder.state_dict()
+    assert all(torch.allclose(mine[k], (theirs[k] + run_dec[k]) / 2, atol=2e-3) for k in mine)  # float16 storage
+
+
+def test_blend_decoders_interpolates_every_float_tensor():
+    import torch
+
+    from codec.decoder import Decoder, DecoderConfig
+    from codec.train.bundle import blend_decoders
+
+    cfg = DecoderConfig(num_units=6, num_f0=4, speaker_dim=8, embed_dim=8, channels=16, intermediate=32, layers=1)
+    torch.manual_seed(0)
+    old, new = Decoder(cfg), Decoder(cfg)
+    mixed = blend_decoders(old, new, 0.25).state_dict()
+    a, b = old.state_dict(), new.state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # two different decoders
+    for k in a:
+        assert torch.allclose(mixed[k], 0.75 * a[k] + 0.25 * b[k], atol=1e-6), k
+    assert all(torch.equal(blend_decoders(old, new, 1.0).state_dict()[k], b[k]) for k in b)
+    other = Decoder(cfg.model_copy(update={"channels": 8}))
+    with pytest.raises(SystemExit, match="same configuration"):
+        blend_decoders(old, other, 0.5)
+
+
+@pytest.mark.parametrize("extra", [
+    pytest.param(["--blend", "0.5"], id="without-reuse"),
+    pytest.param(["--blend", "0", "--reuse", "x"], id="zero"),
+    pytest.param(["--blend", "1.5", "--reuse", "x"], id="above-one"),
+])
+def test_blend_needs_reuse_and_a_fraction(tmp_path, extra):
+    run = tmp_path / "run"
+    run.mkdir()
+    from codec.decoder import Decoder, DecoderConfig
+
+    cfg = DecoderConfig(num_units=6, num_f0=4, speaker_dim=8, embed_dim=8, channels=16, intermediate=32, layers=1)
+    import torch
+
+    torch.save({"modules": {"decoder": Decoder(cfg).state_dict()}, "step": 1}, run / "checkpoint.pt")
+    (run / "config.json").write_text(json.dumps({"decoder": cfg.model_dump()}))
+    with pytest.raises(SystemExit, match="--blend needs --reuse"):
+        bundle_cli.main(["--decoder-run", str(run), "--out", str(tmp_path / "out"), *extra])

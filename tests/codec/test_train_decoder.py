@@ -175,3 +175,36 @@ def test_harmonic_loss_sees_a_semitone_more_than_a_gain_change():
     ref = tone(150.0)
     assert loss(ref, ref) == 0
     assert loss(tone(150.0 * 2 ** (1 / 12)), ref) > 3 * loss(tone(150.0, 0.27), ref)
+
+
+def test_content_loss_is_zero_on_the_original_and_trains_only_the_decoder():
+    from codec.content import ContentConfig, ContentEncoder
+    from codec.train.decoder import ContentLoss
+
+    torch.manual_seed(0)
+    enc = ContentEncoder.from_config(ContentConfig(n_mels=20, channels=16, layers=2, kernel_size=3, expansion=2,
+                                                   num_units=4))
+    loss = ContentLoss(enc)
+    real = 0.1 * torch.randn(2, 6400)
+    assert loss(real, real).abs() < 1e-6
+    fake = (0.1 * torch.randn(2, 6400)).requires_grad_()
+    value = loss(fake, real)
+    assert value > 1e-4  # another signal: the encoder hears other units
+    value.backward()
+    assert fake.grad is not None and fake.grad.abs().sum() > 0
+    assert all(p.grad is None and not p.requires_grad for p in enc.parameters())  # the judge stays frozen
+
+
+def test_content_weight_trains_with_an_exported_encoder(tmp_path):
+    from codec.content import ContentConfig, ContentEncoder
+
+    corpus = make_corpus(tmp_path)
+    enc = ContentEncoder.from_config(ContentConfig(n_mels=20, channels=16, layers=2, kernel_size=3, expansion=2,
+                                                   num_units=5))
+    enc.save(tmp_path / "content")
+    args = args_for(corpus, tmp_path / "run", 6, gan_after=3)
+    args.content_weight, args.content_from = 5.0, str(tmp_path / "content")
+    history = train(args)
+    assert len(history) == 6 and all(np.isfinite(h["mel"]) for h in history)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert logged and all("content" in rec and np.isfinite(rec["content"]) for rec in logged)
