@@ -11,7 +11,8 @@ What it adds on top of the trained weights:
   into packets (bigram units, durations given the unit, per-frame bigram F0; docs/FORMAT.md).
 
 With ``--reuse BUNDLE`` only the decoder is new: content encoder, F0 VQ-VAE, speaker encoder
-(table and quantizer included) and entropy tables are copied from BUNDLE, so the new bundle codes
+(table and quantizer included), entropy tables and the decoder-side finishing (``render.json``:
+postfilter, pitch resynthesis) are copied from BUNDLE, so the new bundle codes
 every file exactly as BUNDLE does and differs only in how it decodes (a decoder fine-tuned from
 BUNDLE's, measured against it with nothing else moving). ``--blend A`` (with ``--reuse``) takes
 ``(1 - A) * BUNDLE's + A * the run's`` decoder weights instead of the run's alone: network
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -31,7 +33,7 @@ import soundfile as sf
 import torch
 
 from bitstream import EntropyTables, Profile, fit_f0_given_units, fit_stream_tables
-from codec.bundle import BundleConfig, save_bundle
+from codec.bundle import RENDER_FILE, BundleConfig, save_bundle
 from codec.content import ContentEncoder
 from codec.decoder import Decoder, DecoderConfig
 from codec.f0vq import F0VQVAE
@@ -175,6 +177,8 @@ def swap_decoder(reuse: Path, decoder: Decoder, steps: int, args) -> None:
     config = old_config.model_copy(update={"name": args.name, "decoder": decoder.config.model_dump(), "card": card,
                                            "decodes": decodes})
     model_id = save_bundle(args.out, config, {**modules, "decoder": decoder}, tables)
+    if (reuse / RENDER_FILE).is_file():  # the decoder-side finishing carries over (outside the model id)
+        shutil.copyfile(reuse / RENDER_FILE, Path(args.out) / RENDER_FILE)
     for file in ("content.safetensors", "f0vq.safetensors", "speaker.safetensors", "tables.npz"):  # the claim, checked
         if (reuse / file).read_bytes() != (Path(args.out) / file).read_bytes():
             raise SystemExit(f"srb train bundle: {file} differs from {reuse}'s: the new bundle cannot claim its files")

@@ -55,10 +55,13 @@ def test_bundle_from_trained_parts(tmp_path):
     wav, sr = codec.decode(data_srb)
     assert wav.shape == (16000,) and np.isfinite(wav).all()
 
-    # --reuse: a new decoder in an existing bundle; everything that codes stays byte-identical
+    # --reuse: a new decoder in an existing bundle; everything that codes stays byte-identical,
+    # and the decoder-side finishing (render.json) carries over
+    (tmp_path / "bundle" / "render.json").write_text('{"postfilter": {"strength": 2.0}}')
     bundle_cli.main(["--decoder-run", str(tmp_path / "run"), "--reuse", str(tmp_path / "bundle"),
                      "--out", str(tmp_path / "swapped"), "--name", "swapped"])
     swapped = Codec.from_pretrained(tmp_path / "swapped")
+    assert swapped.postfilter is not None and swapped.postfilter.config.strength == 2.0
     for name in ("content", "f0vq", "speaker"):
         assert (tmp_path / "bundle" / f"{name}.safetensors").read_bytes() == \
             (tmp_path / "swapped" / f"{name}.safetensors").read_bytes()
