@@ -6,12 +6,16 @@ import argparse
 from pathlib import Path
 
 
-def parser(doc: str, every: int | None = None) -> argparse.ArgumentParser:
-    """An argument parser (described by ``doc``'s first line) with ``--data``, ``--model``, ``--out``,
-    and ``--every`` (default ``every``) when ``every`` is given."""
+def parser(doc: str, every: int | None = None, models: bool = False) -> argparse.ArgumentParser:
+    """An argument parser (described by ``doc``'s first line) with ``--data``, ``--model`` (a list
+    of them, when ``models``), ``--out``, and ``--every`` (default ``every``) when ``every`` is given."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--data", default="../shared/data/dev")
-    ap.add_argument("--model", default=None, help="bundle (default: the bundled default)")
+    if models:
+        ap.add_argument("--model", action="append", default=None,
+                        help="bundle (repeat for several; default: the bundled default)")
+    else:
+        ap.add_argument("--model", default=None, help="bundle (default: the bundled default)")
     ap.add_argument("--out", default=None)
     if every is not None:
         ap.add_argument("--every", type=int, default=every, help="every N-th file of the manifest")
