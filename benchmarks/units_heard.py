@@ -29,22 +29,21 @@ def heard(codec, audio: np.ndarray, units: np.ndarray, edge: int) -> tuple[int, 
     return int(np.sum(again[:n][keep] == units[:n][keep])), len(range(n)[keep])
 
 
-def measure(model: str | None, items, edge: int) -> dict:
+def measure(codec, items, edge: int) -> dict:
+    """Units heard through ``codec``'s vocoder alone and through its full decoder (the finishing
+    its ``render.json`` names), over ``items``."""
     from benchmarks.report import read_audio
-    from codec.api import Codec
 
-    codec = Codec.from_pretrained(model)  # the full decoder, as render.json names it
     finishing = (codec.postfilter, codec.resynth)
     totals = {"vocoder": [0, 0], "full": [0, 0]}
     for it in items:
         x = read_audio(it.path)
         streams = codec.encode_streams(x, codec.sample_rate)
-        for name, (pf, rs) in (("vocoder", (None, None)), ("full", finishing)):
+        for name, (pf, rs) in (("vocoder", (None, None)), ("full", finishing)):  # ends with the finishing back
             codec.postfilter, codec.resynth = pf, rs
             ok, n = heard(codec, codec.decode_streams(streams), streams.units, edge)
             totals[name][0] += ok
             totals[name][1] += n
-        codec.postfilter, codec.resynth = finishing
     return {"model_id": f"{codec.model_id:08x}", "name": codec.config.name, "frames": totals["full"][1],
             **{k: v[0] / max(1, v[1]) for k, v in totals.items()}}
 
@@ -56,8 +55,11 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     models = args.model or [None]
     args.model = models[0]
-    _, items = dev_script.start(args)
-    rows = [measure(m, items, args.edge) for m in models]
+    first, items = dev_script.start(args)  # the first bundle, full decoder
+    from codec.api import Codec
+
+    codecs = (first if i == 0 else Codec.from_pretrained(m) for i, m in enumerate(models))  # one at a time
+    rows = [measure(codec, items, args.edge) for codec in codecs]
     flags = "".join(f" --model {m}" for m in models if m)
     lines = [
         "# Units heard again in the decoded audio", "",

@@ -77,6 +77,8 @@ def main(argv=None) -> None:
     ap.add_argument("--trigram-beta", type=float, default=32.0,
                     help="weight of the bigram in the trigram's interpolation (32: best on a held-out tenth of train)")
     args = ap.parse_args(argv)
+    if args.blend is not None and not (args.reuse and 0.0 < args.blend <= 1.0):
+        raise SystemExit("srb train bundle: error: --blend needs --reuse and 0 < A <= 1")
     torch.set_num_threads(args.threads)
     t0 = time.time()
     run = Path(args.decoder_run)
@@ -84,8 +86,6 @@ def main(argv=None) -> None:
     state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)
     decoder = Decoder(DecoderConfig(**cfg["decoder"]))
     decoder.load_state_dict(state["modules"]["decoder"])
-    if args.blend is not None and not (args.reuse and 0.0 < args.blend <= 1.0):
-        raise SystemExit("srb train bundle: error: --blend needs --reuse and 0 < A <= 1")
     if args.reuse:
         return swap_decoder(Path(args.reuse), decoder, int(state["step"]), args)
     if not (args.content and args.f0vq and args.units and args.f0_codes and args.data):
