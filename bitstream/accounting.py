@@ -24,6 +24,7 @@ class BitrateReport:
     header_bits: int
     speaker_bits: int
     pitch_stats_bits: int  # the utterance's pitch level and spread (format 1.2), when sent
+    gain_bits: int  # the decoder's output gain (format 1.3), when sent
     units_bits: float
     durations_bits: float
     f0_bits: float
@@ -41,6 +42,7 @@ class BitrateReport:
             ("f0", self.f0_bits),
             ("speaker", self.speaker_bits),
             ("pitch level", self.pitch_stats_bits),
+            ("gain", self.gain_bits),
             ("header", self.header_bits),
             ("packet framing", self.framing_bits),
             ("coder overhead", self.coder_bits),
@@ -57,10 +59,12 @@ class BitrateReport:
         rows = [
             f"duration        {self.duration:.3f} s, {h.num_packets} packets of {h.packet_frames} unit frames "
             f"({h.packet_samples / h.sample_rate:.2f} s)",
-            f"model {h.model_id:08x}  tables {h.tables_id:08x}{' (uniform)' if h.tables_id == 0 else ''}  "
+            f"model {h.model_id:08x}  tables {h.tables_id:08x}"
+            f"{' (uniform)' if h.tables_id == 0 else ' (the model' + chr(39) + 's)' if h.model_tables else ''}  "
             f"units K={h.unit_vocab} @ {h.sample_rate / h.unit_hop:g} Hz  F0 K={h.f0_vocab} @ "
             f"{h.sample_rate / h.f0_hop:g} Hz ({h.f0_coding})  speaker {h.speaker.kind} of {h.speaker.alphabet}"
-            + (f"  pitch level/spread {h.pitch_stats[0]}/{h.pitch_stats[1]}" if h.pitch_stats is not None else ""),
+            + (f"  pitch level/spread {h.pitch_stats[0]}/{h.pitch_stats[1]}" if h.pitch_stats is not None else "")
+            + (f"  gain {h.gain / 2:+.1f} dB" if h.gain is not None else ""),
             f"{'stream':<16}{'bits':>10}{'bits/s':>10}{'share':>8}",
         ]
         for name, bits in self.lines():
@@ -87,12 +91,14 @@ def bitrate_report(data: bytes, tables: TablesArg = None) -> BitrateReport:
         payload += 8 * len(packet.payload)
     duration = h.num_samples / h.sample_rate
     stats_bits = 16 if h.pitch_stats is not None else 0
+    gain_bits = 8 if h.gain is not None else 0
     fixed = index_bits(h.unit_vocab) * h.sample_rate / h.unit_hop + index_bits(h.f0_vocab) * h.sample_rate / h.f0_hop
     return BitrateReport(
         duration=duration,
-        header_bits=8 * (h.size - h.speaker_bytes) - stats_bits,
+        header_bits=8 * (h.size - h.speaker_bytes) - stats_bits - gain_bits,
         speaker_bits=8 * h.speaker_bytes,
         pitch_stats_bits=stats_bits,
+        gain_bits=gain_bits,
         units_bits=unit_bits,
         durations_bits=dur_bits,
         f0_bits=f0_bits,

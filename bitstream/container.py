@@ -2,10 +2,11 @@
 
 Layout (multi-byte integers big-endian; "varint" is unsigned LEB128; docs/FORMAT.md is the spec)::
 
-    header:  "SRB" | version u8 | flags u8 | model_id u32 | tables_id u32
+    header:  "SRB" | version u8 | flags u8 | model_id u32 | tables_id u32 (absent if flag bit 5)
              | varints: num_samples packet_frames
              | only if flag bit 2 (version 1.1): varint zigzag(pitch_cents)
              | only if flag bit 3 (version 1.2): pitch level u8 | pitch spread u8
+             | only if flag bit 4 (version 1.3): output gain i8 (0.5 dB steps)
              | only if tables_id == 0, varints: sample_rate unit_hop f0_hop unit_vocab unit_max_run
                         f0_vocab [f0_max_run] speaker_alphabet [speaker_count]
              | speaker indices, fixed width, MSB first, zero-padded to a byte | crc16 u16
@@ -14,6 +15,10 @@ Layout (multi-byte integers big-endian; "varint" is unsigned LEB128; docs/FORMAT
 The header is read field by field against the bytes that remain, then its values are checked
 against each other and against the number of bytes left for packets, so a header that claims
 hours of audio in a few bytes is refused before anything is allocated.
+
+With flag bit 5 (1.3) the tables id is not written: the tables are the model's own, and the id
+still enters the header CRC as if it followed the model id, so tables other than the file's fail
+the CRC instead of decoding garbage (as TCP's checksum covers a pseudo-header it does not send).
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from .streams import (
     MAX_HOP,
     MAX_SAMPLE_RATE,
     MAX_SAMPLES,
+    MAX_GAIN,
     MAX_PITCH_CENTS,
+    MIN_GAIN,
     MAX_SPEAKER_LENGTH,
     MAX_VOCAB,
     SpeakerCode,
@@ -42,18 +49,23 @@ from .tables import MAX_RUN_LIMIT, EntropyTables
 MAGIC = b"SRB"
 VERSION_MAJOR = 1
 #: Newest minor version this reader knows. 1.1 added flag bit 2 (a pitch shift field), 1.2 flag
-#: bit 3 (the utterance's pitch statistics). The writer writes the oldest version whose fields the
-#: file uses, so files without them keep their bytes and stay readable by older readers.
-VERSION_MINOR = 2
+#: bit 3 (the utterance's pitch statistics), 1.3 flag bits 4 (an output gain) and 5 (the tables
+#: id left out). The writer writes the oldest version whose fields the file uses, so files
+#: without them keep their bytes and stay readable by older readers.
+VERSION_MINOR = 3
 FLAG_SPEAKER_VECTOR = 0x01
 FLAG_F0_RUNLENGTH = 0x02
 FLAG_PITCH = 0x04  # since 1.1: a pitch shift in cents follows packet_frames
 FLAG_PITCH_STATS = 0x08  # since 1.2: two bytes of pitch level and spread follow
+FLAG_GAIN = 0x10  # since 1.3: one signed byte, the decoder's output gain in 0.5 dB steps
+FLAG_MODEL_TABLES = 0x20  # since 1.3: no tables_id field; the model's tables, checked by the CRC
 KNOWN_FLAGS = {
     0: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH,
     1: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH,
     2: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH | FLAG_PITCH_STATS,
+    3: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH | FLAG_PITCH_STATS | FLAG_GAIN | FLAG_MODEL_TABLES,
 }
+
 #: At most this many unit frames per packet (20 s at 50 Hz): with at least 4 bytes per packet this
 #: bounds the frames a file can make the decoder allocate to 256 per byte of input.
 MAX_PACKET_FRAMES = 1024
@@ -87,6 +99,8 @@ class Header:
     speaker_bytes: int = 0  # bytes of the speaker indices
     pitch_cents: int = 0  # pitch shift the decoder applies (an edit, see bitstream.edit); 1.1 field
     pitch_stats: tuple[int, int] | None = None  # (level, spread) bytes; 1.2 field
+    gain: int | None = None  # output gain in 0.5 dB steps; 1.3 field
+    model_tables: bool = False  # tables_id left out of the bytes (1.3): the model's own tables
 
     @property
     def num_units(self) -> int:
@@ -149,16 +163,29 @@ def write_header(h: Header) -> bytes:
             raise SrbFormatError(f"pitch statistics must be two bytes, got {h.pitch_stats!r}")
     if not -MAX_PITCH_CENTS <= h.pitch_cents <= MAX_PITCH_CENTS:
         raise SrbFormatError(f"pitch shift must be within +-{MAX_PITCH_CENTS} cents, got {h.pitch_cents}")
-    minor = 2 if h.pitch_stats is not None else 1 if h.pitch_cents else 0  # the oldest that has the fields
+    if h.gain is not None:
+        flags |= FLAG_GAIN
+        if not MIN_GAIN <= h.gain <= MAX_GAIN:
+            raise SrbFormatError(f"gain must be {MIN_GAIN}..{MAX_GAIN} half-decibels, got {h.gain!r}")
+    if h.model_tables:
+        if h.tables_id == 0 or h.model_id == 0:
+            raise SrbFormatError("only trained tables of a model (ids not 0) can be left out of the header")
+        flags |= FLAG_MODEL_TABLES
+    # the oldest minor version that has the fields
+    minor = 3 if flags & (FLAG_GAIN | FLAG_MODEL_TABLES) else 2 if h.pitch_stats is not None else 1 if h.pitch_cents else 0
     out = bytearray(MAGIC)
     out.append((VERSION_MAJOR << 4) | minor)
     out.append(flags)
-    out += h.model_id.to_bytes(4, "big") + h.tables_id.to_bytes(4, "big")
+    out += h.model_id.to_bytes(4, "big")
+    if not h.model_tables:
+        out += h.tables_id.to_bytes(4, "big")
     out += write_varint(h.num_samples) + write_varint(h.packet_frames)
     if h.pitch_cents:
         out += write_varint(_zigzag(h.pitch_cents))
     if h.pitch_stats is not None:
         out += bytes(h.pitch_stats)
+    if h.gain is not None:
+        out.append(h.gain & 0xFF)
     if h.tables_id == 0:
         for value in (h.sample_rate, h.unit_hop, h.f0_hop, h.unit_vocab, h.unit_max_run, h.f0_vocab):
             out += write_varint(value)
@@ -168,8 +195,20 @@ def write_header(h: Header) -> bytes:
         if spk.kind == "vector":
             out += write_varint(spk.indices.size)
     out += _pack_indices(spk.indices, index_bits(spk.alphabet))
-    out += crc16(bytes(out)).to_bytes(CRC_BYTES, "big")
+    out += _header_crc(bytes(out), h.tables_id if h.model_tables else None).to_bytes(CRC_BYTES, "big")
     return bytes(out)
+
+
+#: Bytes before the tables id: magic, version, flags, model id.
+_TABLES_ID_OFFSET = len(MAGIC) + 2 + 4
+
+
+def _header_crc(body: bytes, implied_tables_id: int | None) -> int:
+    """CRC-16 of the header bytes, with a tables id left out of them put back where it belongs."""
+    if implied_tables_id is None:
+        return crc16(body)
+    k = _TABLES_ID_OFFSET
+    return crc16(body[:k] + implied_tables_id.to_bytes(4, "big") + body[k:])
 
 
 def _zigzag(v: int) -> int:
@@ -224,42 +263,40 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
     vector = bool(flags & FLAG_SPEAKER_VECTOR)
     kind = "vector" if vector else "id"
     f0_coding = "runlength" if flags & FLAG_F0_RUNLENGTH else "frame"
-    model_id, tables_id = r.u32(), r.u32()
+    model_tables = bool(flags & FLAG_MODEL_TABLES)
+    model_id = r.u32()
+    tables_id = 0 if model_tables else r.u32()
     num_samples = r.varint("num_samples", MAX_SAMPLES)
     packet_frames = r.varint("packet_frames", MAX_PACKET_FRAMES, 1)
     pitch_cents = _unzigzag(r.varint("pitch shift", 2 * MAX_PITCH_CENTS, 1)) if flags & FLAG_PITCH else 0
     pitch_stats = (r.u8(), r.u8()) if flags & FLAG_PITCH_STATS else None
-    if tables_id == 0:
-        sample_rate = r.varint("sample_rate", MAX_SAMPLE_RATE, 1)
-        unit_hop = r.varint("unit_hop", MAX_HOP, 1)
-        f0_hop = r.varint("f0_hop", MAX_HOP, 1)
-        unit_vocab = r.varint("unit_vocab", MAX_VOCAB, 1)
-        unit_max_run = r.varint("unit_max_run", MAX_RUN_LIMIT, 2)
-        f0_vocab = r.varint("f0_vocab", MAX_VOCAB, 1)
-        f0_max_run = r.varint("f0_max_run", MAX_RUN_LIMIT, 2) if f0_coding == "runlength" else 0
-        alphabet = r.varint("speaker_alphabet", 1 << MAX_SPEAKER_BITS, 1)
-        count = r.varint("speaker_count", MAX_SPEAKER_LENGTH, 1) if vector else 1
-        t = EntropyTables.uniform(unit_vocab, f0_vocab, unit_max_run, f0_coding, f0_max_run or 16)
+    gain = (r.u8() ^ 0x80) - 0x80 if flags & FLAG_GAIN else None  # two's complement
+    if model_tables:
+        if model_id == 0:
+            raise r.fail("flags leave the tables to the model, but there is no model (id 0)")
+        # The tables id is not in the bytes: each candidate the caller has is tried against the CRC.
+        candidates = list(tables.values()) if isinstance(tables, Mapping) else [tables] if tables is not None else []
+        candidates = [t for t in candidates if t is not None and t.tables_id != 0]
+        if not candidates:
+            raise SrbModelMismatchError(f"file was coded with model {model_id:08x}'s entropy tables (none given)")
+        for t in candidates:
+            if t.f0.coding != f0_coding or min(t.profile.speaker_alphabet(kind), t.profile.speaker_count(kind)) < 1:
+                continue  # cannot be the file's tables
+            rest = _read_rest(data, r.offset, t.tables_id, t, vector, kind, f0_coding, model_tables)
+            if rest is not None:
+                break
+        else:
+            tried = ", ".join(f"{t.tables_id:08x}" for t in candidates)
+            raise SrbFormatError(f"header: CRC mismatch (the header is damaged, or model {model_id:08x}'s entropy "
+                                 f"tables are not the ones given: {tried})")
+        tables_id = t.tables_id
     else:
-        t = resolve_tables(tables_id, tables)
-        p = t.profile
-        sample_rate, unit_hop, f0_hop = p.sample_rate, p.unit_hop, p.f0_hop
-        unit_vocab, unit_max_run = t.units.vocab, t.units.max_run
-        f0_vocab, f0_max_run = t.f0.vocab, t.f0.max_run
-        if f0_coding != t.f0.coding:
-            raise r.fail(f"flags say F0 is {f0_coding}-coded, tables {tables_id:08x} code it {t.f0.coding}")
-        alphabet, count = p.speaker_alphabet(kind), p.speaker_count(kind)
-        if alphabet < 1 or count < 1:
-            raise r.fail(f"tables {tables_id:08x} have no speaker {kind}s")
-    width = index_bits(alphabet)
-    speaker_start = r.offset
-    indices = _unpack_indices(r.read(-(-count * width // 8)), count, width)
-    speaker_bytes = r.offset - speaker_start
-    body = r.offset
-    if r.u16() != crc16(data[:body]):
-        raise SrbFormatError("header: CRC mismatch")
-    if indices.size and indices.max() >= alphabet:
-        raise SrbFormatError(f"header: speaker index {indices.max()} outside its alphabet of {alphabet}")
+        t = None if tables_id == 0 else resolve_tables(tables_id, tables)
+        rest = _read_rest(data, r.offset, tables_id, t, vector, kind, f0_coding, model_tables)
+        if rest is None:
+            raise SrbFormatError("header: CRC mismatch")
+    (t, sample_rate, unit_hop, f0_hop, unit_vocab, unit_max_run, f0_vocab, f0_max_run, alphabet, indices,
+     speaker_bytes, size) = rest
     h = Header(
         model_id=model_id,
         tables_id=tables_id,
@@ -276,10 +313,12 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
         speaker=SpeakerCode(indices, alphabet, kind),
         tables=t,
         version=(major, minor),
-        size=r.offset,
+        size=size,
         speaker_bytes=speaker_bytes,
         pitch_cents=pitch_cents,
         pitch_stats=pitch_stats,
+        gain=gain,
+        model_tables=model_tables,
     )
     if not check_room:
         return h
@@ -292,6 +331,46 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
             f"but the {len(data) - h.size} bytes that follow hold at most {room} (truncated?)"
         )
     return h
+
+
+def _read_rest(data: bytes, offset: int, tables_id: int, t: EntropyTables | None, vector: bool, kind: str,
+               f0_coding: str, model_tables: bool):
+    """The header from the stream parameters (or where they would be) to the CRC, read with the
+    tables ``t`` (``None`` for uniform tables, spelled out in the header); ``None`` if the CRC
+    does not match."""
+    r = ByteReader(data, offset, what="header")
+    if t is None:
+        sample_rate = r.varint("sample_rate", MAX_SAMPLE_RATE, 1)
+        unit_hop = r.varint("unit_hop", MAX_HOP, 1)
+        f0_hop = r.varint("f0_hop", MAX_HOP, 1)
+        unit_vocab = r.varint("unit_vocab", MAX_VOCAB, 1)
+        unit_max_run = r.varint("unit_max_run", MAX_RUN_LIMIT, 2)
+        f0_vocab = r.varint("f0_vocab", MAX_VOCAB, 1)
+        f0_max_run = r.varint("f0_max_run", MAX_RUN_LIMIT, 2) if f0_coding == "runlength" else 0
+        alphabet = r.varint("speaker_alphabet", 1 << MAX_SPEAKER_BITS, 1)
+        count = r.varint("speaker_count", MAX_SPEAKER_LENGTH, 1) if vector else 1
+        t = EntropyTables.uniform(unit_vocab, f0_vocab, unit_max_run, f0_coding, f0_max_run or 16)
+    else:
+        p = t.profile
+        sample_rate, unit_hop, f0_hop = p.sample_rate, p.unit_hop, p.f0_hop
+        unit_vocab, unit_max_run = t.units.vocab, t.units.max_run
+        f0_vocab, f0_max_run = t.f0.vocab, t.f0.max_run
+        if f0_coding != t.f0.coding:
+            raise r.fail(f"flags say F0 is {f0_coding}-coded, tables {tables_id:08x} code it {t.f0.coding}")
+        alphabet, count = p.speaker_alphabet(kind), p.speaker_count(kind)
+        if alphabet < 1 or count < 1:
+            raise r.fail(f"tables {tables_id:08x} have no speaker {kind}s")
+    width = index_bits(alphabet)
+    speaker_start = r.offset
+    indices = _unpack_indices(r.read(-(-count * width // 8)), count, width)
+    speaker_bytes = r.offset - speaker_start
+    body = r.offset
+    if r.u16() != _header_crc(data[:body], tables_id if model_tables else None):
+        return None
+    if indices.size and indices.max() >= alphabet:
+        raise SrbFormatError(f"header: speaker index {indices.max()} outside its alphabet of {alphabet}")
+    return (t, sample_rate, unit_hop, f0_hop, unit_vocab, unit_max_run, f0_vocab, f0_max_run, alphabet, indices,
+            speaker_bytes, r.offset)
 
 
 def write_packet(index: int, payload: bytes) -> bytes:

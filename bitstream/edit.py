@@ -126,4 +126,4 @@ def edit_srb(
         t = h.tables
     else:
         t = resolve_tables(h.tables_id, tables)
-    return write_srb(streams, t, h.packet_frames)
+    return write_srb(streams, t, h.packet_frames, model_tables=h.model_tables)

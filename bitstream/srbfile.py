@@ -27,13 +27,17 @@ from .tables import EntropyTables
 DEFAULT_PACKET_FRAMES = 100
 
 
-def write_srb(streams: Streams, tables: EntropyTables | None = None, packet_frames: int = DEFAULT_PACKET_FRAMES) -> bytes:
+def write_srb(streams: Streams, tables: EntropyTables | None = None, packet_frames: int = DEFAULT_PACKET_FRAMES,
+              model_tables: bool = False) -> bytes:
     """Encode ``streams`` into the bytes of an ``.srb`` file; the same input gives the same bytes.
 
     Args:
         streams: what to code.
         tables: probability tables; ``None`` uses uniform tables (id 0, decodable without a file).
         packet_frames: unit frames per packet (each packet is decodable on its own).
+        model_tables: leave the tables id out of the header (format 1.3, 32 bits less): the
+            tables are the model's own (``streams.model_id`` not 0, trained tables), and a reader
+            must be given them (the header CRC still covers their id).
     """
     if not 1 <= packet_frames <= MAX_PACKET_FRAMES:
         raise SrbTablesError(f"packet_frames must be in 1..{MAX_PACKET_FRAMES}, got {packet_frames}")
@@ -61,6 +65,8 @@ def write_srb(streams: Streams, tables: EntropyTables | None = None, packet_fram
         tables=tables,
         pitch_cents=streams.pitch_cents,
         pitch_stats=streams.pitch_stats,
+        gain=streams.gain,
+        model_tables=model_tables,
     )
     packets = range(h.num_packets)
     unit_starts = [h.unit_span(p)[0] for p in packets]
@@ -123,6 +129,7 @@ def _streams(h: Header, units: np.ndarray, f0: np.ndarray) -> Streams:
         model_id=h.model_id,
         pitch_cents=h.pitch_cents,
         pitch_stats=h.pitch_stats,
+        gain=h.gain,
     )
 
 

@@ -28,6 +28,8 @@ MAX_SAMPLE_RATE = 1 << 20
 MAX_HOP = 1 << 16
 #: Largest pitch shift a file may ask the decoder for: two octaves either way.
 MAX_PITCH_CENTS = 2400
+#: Output gain range (one signed byte of 0.5 dB steps, format 1.3): -64 .. +63.5 dB.
+MIN_GAIN, MAX_GAIN = -128, 127
 
 
 def num_frames(num_samples: int, hop: int) -> int:
@@ -135,6 +137,10 @@ class Streams:
             spread, which the per-utterance normalised F0 codes leave out (their meaning is the
             model's business: srb's is in ``codec.pitch.stats_code``); ``None`` = not sent
             (a model without them, or nothing voiced).
+        gain: the gain the decoder applies to its output, in 0.5 dB steps (-128..127: -64 to
+            +63.5 dB; format 1.3): the encoder's measure of how much louder or quieter the
+            input was than the decoder's output, since units, F0 codes and speaker codes carry
+            no loudness. ``None`` = none (the decoder's own level).
     """
 
     units: np.ndarray
@@ -149,6 +155,7 @@ class Streams:
     model_id: int = 0
     pitch_cents: int = 0
     pitch_stats: tuple[int, int] | None = None
+    gain: int | None = None
 
     def __post_init__(self):
         for name, value, lo, hi in (
@@ -171,6 +178,11 @@ class Streams:
             ):
                 raise SrbStreamsError(f"pitch_stats must be two integers in [0, 255], got {self.pitch_stats!r}")
             object.__setattr__(self, "pitch_stats", (int(stats[0]), int(stats[1])))
+        if self.gain is not None:
+            g = self.gain
+            if not isinstance(g, (int, np.integer)) or isinstance(g, bool) or not MIN_GAIN <= g <= MAX_GAIN:
+                raise SrbStreamsError(f"gain must be an integer in [{MIN_GAIN}, {MAX_GAIN}] (0.5 dB steps), got {g!r}")
+            object.__setattr__(self, "gain", int(g))
         if not isinstance(self.speaker, SpeakerCode):
             raise SrbStreamsError(f"speaker must be a SpeakerCode, got {type(self.speaker).__name__}")
         object.__setattr__(
@@ -205,7 +217,7 @@ class Streams:
             and all(
                 getattr(self, k) == getattr(other, k)
                 for k in ("num_samples", "sample_rate", "unit_hop", "f0_hop", "unit_vocab", "f0_vocab", "model_id",
-                          "pitch_cents", "pitch_stats")
+                          "pitch_cents", "pitch_stats", "gain")
             )
         )
 

@@ -85,7 +85,7 @@ def test_pitch_flag_refused_in_a_1_0_file_and_newer_minor_refused():
     with pytest.raises(SrbFormatError, match="reserved flag"):
         read_header(_reheader(shifted, 0x10, shifted[4]))
     with pytest.raises(SrbFormatError, match="newer"):
-        read_header(_reheader(shifted, 0x13, shifted[4]))
+        read_header(_reheader(shifted, 0x14, shifted[4]))
 
 
 def test_example_file_is_unchanged_and_editable():
