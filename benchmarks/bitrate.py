@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from bitstream import bitrate_report, write_srb
+from bitstream import bitrate_report
 from codec.api import Codec
 from benchmarks.markdown import emit
 
@@ -42,7 +42,7 @@ def main(argv=None) -> None:
     for r in rows:
         t0 = time.perf_counter()
         streams = codec.encode_streams(args.data / r["path"])
-        data = [write_srb(streams, codec.tables, p) for p in packets]
+        data = [codec.write(streams, p) for p in packets]
         wall += time.perf_counter() - t0
         for i, d in enumerate(data):
             rep = bitrate_report(d, codec.tables)

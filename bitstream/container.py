@@ -233,6 +233,18 @@ def resolve_tables(tables_id: int, tables: TablesArg) -> EntropyTables:
     return tables
 
 
+def peek_model_id(data: bytes) -> int | None:
+    """The model id of ``data``'s header, read without checking anything else (``None`` where the
+    bytes cannot be a header of a version this reader knows): lets a decoder refuse another
+    model's file by name before parsing it."""
+    if len(data) < _TABLES_ID_OFFSET or data[: len(MAGIC)] != MAGIC:
+        return None
+    version = data[len(MAGIC)]
+    if version >> 4 != VERSION_MAJOR or version & 0x0F > VERSION_MINOR:
+        return None
+    return int.from_bytes(data[len(MAGIC) + 2 : _TABLES_ID_OFFSET], "big")
+
+
 def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) -> Header:
     """Parse and validate the header at the start of ``data``.
 

@@ -14,12 +14,13 @@ import numpy as np
 import torch
 
 from bitstream import LostSpan, SpeakerCode, SrbFormatError, SrbModelMismatchError, Streams, read_srb, write_srb
-from bitstream.container import MAX_PACKET_FRAMES
+from bitstream.container import MAX_PACKET_FRAMES, peek_model_id
 
 from . import pitch
 from .audio import load_audio
 from .bundle import load_bundle, load_render
 from .errors import ModelError
+from .level import active_level, frame_powers, gain_code, gain_factor
 from .postfilter import Postfilter, PostfilterConfig
 from .resynth import Resynth, ResynthConfig, resynth_contour, resynth_range
 from .unit_rdo import RateModel, choose_units
@@ -42,10 +43,12 @@ class Codec:
             with, or ``None`` for the vocoder's output as it is.
         resynth: the :class:`codec.resynth.ResynthConfig` that re-voices the decoded audio at
             the file's F0 contour (files that carry pitch statistics), or ``None``.
+        gain: apply the output gain files carry (format 1.3: the input's loudness, see
+            :mod:`codec.level`); ``False`` leaves the output at the vocoder's own level.
     """
 
     def __init__(self, config, modules: dict, tables, model_id: int, postfilter: PostfilterConfig | None = None,
-                 resynth: ResynthConfig | None = None):
+                 resynth: ResynthConfig | None = None, gain: bool = True):
         self.config = config
         self.content = modules["content"]
         self.f0vq = modules["f0vq"]
@@ -61,13 +64,14 @@ class Codec:
                 raise ModelError(f"{name} for {stage.sample_rate} Hz, model at {config.sample_rate} Hz")
         self.postfilter = Postfilter(postfilter) if postfilter is not None and postfilter.strength != 1.0 else None
         self.resynth = Resynth(resynth) if resynth is not None else None
+        self.apply_gain = bool(gain)
         self.unit_lambda = 0.0
         self._rate = None  # the unit tables' code lengths, built on first use
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None,
                         postfilter: bool | PostfilterConfig = True,
-                        resynth: bool | ResynthConfig = True) -> "Codec":
+                        resynth: bool | ResynthConfig = True, gain: bool = True) -> "Codec":
         """Load a bundle: ``None`` for srb's default, a bundled name, or a bundle folder.
 
         Args:
@@ -75,6 +79,7 @@ class Codec:
             postfilter: ``True`` for the bundle's own setting (its ``render.json``; none if it
                 has none), ``False`` for none, or a :class:`~codec.postfilter.PostfilterConfig`.
             resynth: the same for the pitch resynthesis (:class:`~codec.resynth.ResynthConfig`).
+            gain: apply the gain files carry (the input's loudness); ``False``: the vocoder's level.
 
         Raises:
             ModelError: unknown name, or a folder that is not a valid bundle.
@@ -91,7 +96,7 @@ class Codec:
             postfilter = render.postfilter
         if resynth is True:
             resynth = render.resynth
-        return cls(*load_bundle(path), postfilter=postfilter or None, resynth=resynth or None)
+        return cls(*load_bundle(path), postfilter=postfilter or None, resynth=resynth or None, gain=gain)
 
     def context_frames(self) -> int:
         """Unit frames of context either side that make a decoded window exact (vocoder and
@@ -133,8 +138,11 @@ class Codec:
         else:
             vec = self.speaker(wav[None])
             speaker = SpeakerCode.vector(self.speaker.quantize(vec)[0].numpy(), spk_cfg.codebook_size)
+        units = units[: -(-n // self.config.unit_hop)]
+        stats = self.pitch_stats_code(stats)
+        gain = gain_code(active_level(frame_powers(wav.numpy())), self.vocoder_level(units, codes, speaker, stats))
         return Streams(
-            units=units[: -(-n // self.config.unit_hop)],
+            units=units,
             f0=codes,
             speaker=speaker,
             num_samples=n,
@@ -144,8 +152,20 @@ class Codec:
             unit_vocab=self.tables.units.vocab,
             f0_vocab=self.tables.f0.vocab,
             model_id=self.model_id,
-            pitch_stats=self.pitch_stats_code(stats),
+            pitch_stats=stats,
+            gain=gain,
         )
+
+    def vocoder_level(self, units: np.ndarray, codes: np.ndarray, speaker: SpeakerCode,
+                      pitch_stats: tuple[int, int] | None) -> float | None:
+        """Active level (dB, :func:`codec.level.active_level`) of the vocoder's output for these
+        streams: what the encoder measures the input against for the gain field. The postfilter
+        keeps band powers and the pitch resynthesis keeps the envelope, so the vocoder alone
+        stands for the decoder (measured: the full decode is 0.6 dB louder on average)."""
+        from .synth import synthesize
+
+        wav = synthesize(self.decoder, units, codes, self.speaker_vector(speaker), 0, pitch_stats)
+        return active_level(frame_powers(np.clip(wav, -1.0, 1.0)))  # as the decoder's output is clipped
 
     def choose_units(self, logits: torch.Tensor, unit_lambda: float | None = None,
                      packet_frames: int | None = None) -> np.ndarray:
@@ -191,7 +211,12 @@ class Codec:
         and context restarts) but delay streamed decoding and lose more audio per lost packet."""
         packet_frames = self.packet_frames(packet_frames)
         streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda, packet_frames)
-        return write_srb(streams, self.tables, packet_frames)
+        return self.write(streams, packet_frames)
+
+    def write(self, streams: Streams, packet_frames: int | None = None) -> bytes:
+        """Streams -> ``.srb`` bytes as this codec writes them: its tables, left to the model id
+        in the header (format 1.3), packets of ``packet_frames`` (``None``: the bundle's)."""
+        return write_srb(streams, self.tables, self.packet_frames(packet_frames), model_tables=True)
 
     def encode_stream(self, path, speaker_id: int | None = None, unit_lambda: float | None = None,
                       packet_frames: int | None = None) -> bytes:
@@ -210,6 +235,24 @@ class Codec:
             also = f" (and files of {', '.join(f'{i:08x}' for i in self.decodable_ids[1:])})" \
                 if len(self.decodable_ids) > 1 else ""
             raise SrbModelMismatchError(f"streams are from model {model_id:08x}, this is {self.model_id:08x}{also}")
+
+    def _read(self, data: bytes) -> Streams:
+        """``read_srb`` with this codec's tables, where a file of another model that leaves its
+        tables to its model (format 1.3), which fails as a header CRC mismatch with tables not
+        its own, is named as another model's file."""
+        try:
+            return read_srb(data, self.tables)
+        except SrbModelMismatchError:
+            raise
+        except SrbFormatError as exc:
+            self._name_foreign_model(data, exc)
+            raise
+
+    def _name_foreign_model(self, data: bytes, exc: SrbFormatError) -> None:
+        model_id = peek_model_id(data)
+        if model_id is not None and model_id not in self.decodable_ids:
+            raise SrbModelMismatchError(f"streams are from model {model_id:08x}, this is {self.model_id:08x} "
+                                        f"(or the header is damaged: {exc})") from exc
 
     def speaker_vector(self, speaker: SpeakerCode) -> torch.Tensor:
         """``(1, dim)`` vector the decoder is conditioned on, from a transmitted speaker code."""
@@ -230,7 +273,11 @@ class Codec:
                          self.postfilter)[: streams.num_samples]
         if self.resynth is not None and streams.pitch_stats is not None:
             wav = self.revoice(wav, streams.f0, streams.pitch_stats, streams.pitch_cents)
-        return np.clip(wav, -1.0, 1.0).astype(np.float32)
+        return np.clip(wav * self.output_gain(streams.gain), -1.0, 1.0).astype(np.float32)
+
+    def output_gain(self, gain: int | None) -> float:
+        """Amplitude factor for a file's gain field (1.0 without one, or when told to ignore it)."""
+        return gain_factor(gain) if self.apply_gain else 1.0
 
     def revoice(self, audio: np.ndarray, codes: np.ndarray, pitch_stats: tuple[int, int], pitch_cents: int = 0,
                 skip: int = 0) -> np.ndarray:
@@ -260,7 +307,7 @@ class Codec:
         """Bytes of an ``.srb`` file -> ``(waveform, sample_rate)``: ``(N,)`` float32 numpy in
         [-1, 1] and the rate in Hz (16000). Raises :class:`bitstream.SrbFormatError` on any damage
         (see :meth:`decode_lossy` to decode around it)."""
-        streams = read_srb(data, self.tables)
+        streams = self._read(data)
         return self.decode_streams(streams), self.sample_rate
 
     def decode_lossy(self, data: bytes) -> tuple[np.ndarray, int, list[LostSpan]]:

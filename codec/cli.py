@@ -102,10 +102,10 @@ def _wav_bytes(wav, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True):
+def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True, gain: bool = True):
     from .api import Codec
 
-    return Codec.from_pretrained(model, postfilter=postfilter, resynth=resynth)
+    return Codec.from_pretrained(model, postfilter=postfilter, resynth=resynth, gain=gain)
 
 
 def _convert(args, suffix: str, label: str, convert) -> int:
@@ -159,7 +159,8 @@ def _lost_line(path: str, lost, sample_rate: int) -> str:
 
 
 def cmd_decode(args) -> int:
-    codec = _load_codec(args.model, postfilter=not args.no_postfilter, resynth=not args.no_resynth)
+    codec = _load_codec(args.model, postfilter=not args.no_postfilter, resynth=not args.no_resynth,
+                        gain=not args.no_gain)
     if args.stream:
         return _decode_stream(codec, args)
     if args.format == "raw":
@@ -346,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="without the bundle's harmonic postfilter")
     dec.add_argument("--no-resynth", action="store_true",
                      help="without the bundle's pitch resynthesis (the decoded voice at the vocoder's own pitch)")
+    dec.add_argument("--no-gain", action="store_true",
+                     help="ignore the input's loudness the file carries (the vocoder's own level)")
     dec.add_argument("--strict", action="store_true", help="fail on a lost or damaged packet instead of "
                      "concealing it")
     demo = sub.add_parser("demo", help="encode and decode a bundled sample, print the bitrate breakdown")

@@ -24,6 +24,8 @@ identical bytes; the tenth has 94 % of its F0 codes equal (margins of 2 s do not
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -36,6 +38,7 @@ from bitstream import SpeakerCode, Streams, write_srb
 from . import pitch
 from .audio import CLIP_LEVEL, MIN_SECONDS, check_clipping, check_level
 from .errors import AudioError, ModelError
+from .level import active_level, frame_powers, gain_code
 
 #: Audio either side of a block for Praat (its windows are 3 periods of 50 Hz = 60 ms, but its
 #: path search spans the whole input; see the module docstring for what 1 s leaves different).
@@ -104,9 +107,10 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     # Each block also counts its samples near its own peak: that is the clipping count wherever
     # the block holds the file's peak, so only a block whose peak falls just short of the file's
     # (rare) is read again to count against the file's threshold.
-    peaks, near = [], []
+    peaks, near, powers = [], [], []
     for s, e in _blocks(n, block):
         mag = np.abs(rd.read(s, e))
+        powers.append(frame_powers(mag))  # blocks are whole 20 ms frames, but the last
         peaks.append(float(mag.max()))
         near.append(int((mag >= CLIP_LEVEL * peaks[-1]).sum()))
     if not all(math.isfinite(p) for p in peaks):  # (max() of a list with a NaN depends on its order)
@@ -190,7 +194,7 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
         std = torch.sqrt(torch.clamp((h_sq - h_count * mean * mean) / (h_count - 1), min=0.0))
         vec = spk.proj(torch.cat([mean, std]).float()[None])
         speaker = SpeakerCode.vector(spk.quantize(vec)[0].numpy(), spk_cfg.codebook_size)
-    return Streams(
+    streams = Streams(
         units=units,
         f0=codes,
         speaker=speaker,
@@ -203,11 +207,24 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
         model_id=codec.model_id,
         pitch_stats=codec.pitch_stats_code(stats),
     )
+    gain = gain_code(active_level(np.concatenate(powers)), _vocoder_level(codec, streams, packet_frames))
+    return dataclasses.replace(streams, gain=gain)
+
+
+def _vocoder_level(codec, streams: Streams, packet_frames: int) -> float | None:
+    """:meth:`codec.api.Codec.vocoder_level` packet by packet (bounded memory): the vocoder alone,
+    with its whole receptive field as context, so each packet's audio is the whole-file output's."""
+    from .streaming import stream_decode
+
+    bare = copy.copy(codec)
+    bare.postfilter, bare.resynth, bare.apply_gain = None, None, False
+    data = write_srb(streams, codec.tables, packet_frames)
+    chunks = stream_decode(bare, data, lookahead=codec.context_frames())
+    return active_level(np.concatenate([frame_powers(c.audio) for c in chunks]))
 
 
 def encode_file_stream_bytes(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None,
                              packet_frames: int | None = None) -> bytes:
     """:func:`encode_file_stream`, written as ``.srb`` bytes."""
     packet_frames = codec.packet_frames(packet_frames)
-    return write_srb(encode_file_stream(codec, path, speaker_id, unit_lambda, packet_frames), codec.tables,
-                     packet_frames)
+    return codec.write(encode_file_stream(codec, path, speaker_id, unit_lambda, packet_frames), packet_frames)

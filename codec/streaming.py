@@ -153,7 +153,7 @@ class StreamDecoder:
         else:
             start = a * h.unit_hop
         s0, s1 = h.sample_span(p)
-        audio = wav[s0 - start :][: s1 - s0]
+        audio = wav[s0 - start :][: s1 - s0] * self.codec.output_gain(h.gain)
         reason = self._packets[p][2]
         if reason is not None:
             before_ok = p > 0 and self._packets.get(p - 1, (0, 0, None))[2] is None
