@@ -40,7 +40,7 @@ DEMO = ROOT / "codec" / "assets" / "samples" / "demo.flac"
 STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter", "resynth")
 #: What each stage does, for the report.
 STAGE_TEXT = {
-    "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, entropy coding)",
+    "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, the vocoder pass for the output gain, entropy coding)",
     "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding, vocoder, postfilter, pitch resynthesis)",
     "content": "content encoder alone: `codec.content.units` on the waveform",
     "f0": "F0 extraction alone: `codec.pitch.extract_f0` (Praat, two passes)",

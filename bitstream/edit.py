@@ -13,6 +13,10 @@
 - **pitch**: F0 codes are normalised per utterance (the pitch level comes from the speaker code),
   so a shift of the level is not a code change: it is a header field (``pitch_cents``, format 1.1)
   that the decoder applies (``codec.synth``).
+
+Every edit keeps the file's output gain (``gain``, format 1.3: how loud the input was), measured
+against the original voice's decoder output; with another voice the decoded level may differ by
+the few dB by which the vocoder's own level differs between voices.
 """
 
 from __future__ import annotations
