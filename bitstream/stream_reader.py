@@ -168,9 +168,13 @@ class PacketReader:
 
 def iter_chunks(source, chunk_size: int = 4096) -> Iterator[bytes]:
     """Bytes from ``source``: a bytes-like object (whole file), a binary file object, or an
-    iterable of bytes chunks (e.g. one per packet, as a network would deliver them)."""
+    iterable of bytes chunks (e.g. one per packet, as a network would deliver them). A whole file
+    is given out ``chunk_size`` bytes at a time too, so a reader fed from it hands out its packets
+    (and a decoder their audio) as it goes, not all at once."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        yield bytes(source)
+        data = bytes(source)
+        for i in range(0, max(len(data), 1), chunk_size):
+            yield data[i : i + chunk_size]
     elif hasattr(source, "read"):
         while chunk := source.read(chunk_size):
             yield chunk

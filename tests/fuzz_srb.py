@@ -9,6 +9,7 @@ not an SrbFormatError and prints the input as hex so it can be turned into a tes
 """
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
@@ -22,6 +23,8 @@ def sample(rng):
     unit_vocab = int(rng.choice([1, 2, 50, 100, 1024]))
     f0_vocab = int(rng.choice([1, 21]))
     s = random_streams(rng, int(rng.integers(0, 16000 * 30)), unit_vocab=unit_vocab, f0_vocab=f0_vocab)
+    if rng.random() < 0.5:  # format 1.3's output gain
+        s = dataclasses.replace(s, gain=int(rng.integers(-128, 128)))
     if rng.random() < 0.5:
         return s, None, write_srb(s, None, int(rng.choice([10, 100])))
     t = EntropyTables(
@@ -29,7 +32,8 @@ def sample(rng):
         fit_stream_tables([random_runs(rng, 800, f0_vocab, 1.5)], f0_vocab, str(rng.choice(["frame", "runlength"]))),
         Profile(speaker_ids=482),
     )
-    return s, t, write_srb(s, t, int(rng.choice([10, 100])))
+    # half of them leave the tables id to the model (format 1.3): the CRC must still catch damage
+    return s, t, write_srb(s, t, int(rng.choice([10, 100])), model_tables=bool(rng.random() < 0.5))
 
 
 def main():
