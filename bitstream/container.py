@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -307,26 +308,24 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
         rest = _read_rest(data, r.offset, tables_id, t, vector, kind, f0_coding, model_tables)
         if rest is None:
             raise SrbFormatError("header: CRC mismatch")
-    (t, sample_rate, unit_hop, f0_hop, unit_vocab, unit_max_run, f0_vocab, f0_max_run, alphabet, indices,
-     speaker_bytes, size) = rest
     h = Header(
         model_id=model_id,
         tables_id=tables_id,
-        sample_rate=sample_rate,
+        sample_rate=rest.sample_rate,
         num_samples=num_samples,
-        unit_hop=unit_hop,
-        f0_hop=f0_hop,
+        unit_hop=rest.unit_hop,
+        f0_hop=rest.f0_hop,
         packet_frames=packet_frames,
-        unit_vocab=unit_vocab,
-        unit_max_run=unit_max_run,
-        f0_vocab=f0_vocab,
+        unit_vocab=rest.unit_vocab,
+        unit_max_run=rest.unit_max_run,
+        f0_vocab=rest.f0_vocab,
         f0_coding=f0_coding,
-        f0_max_run=f0_max_run,
-        speaker=SpeakerCode(indices, alphabet, kind),
-        tables=t,
+        f0_max_run=rest.f0_max_run,
+        speaker=SpeakerCode(rest.indices, rest.alphabet, kind),
+        tables=rest.tables,
         version=(major, minor),
-        size=size,
-        speaker_bytes=speaker_bytes,
+        size=rest.size,
+        speaker_bytes=rest.speaker_bytes,
         pitch_cents=pitch_cents,
         pitch_stats=pitch_stats,
         gain=gain,
@@ -345,8 +344,25 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
     return h
 
 
+class _HeaderRest(NamedTuple):
+    """What the header says from its stream parameters (or where they would be) to its CRC."""
+
+    tables: EntropyTables
+    sample_rate: int
+    unit_hop: int
+    f0_hop: int
+    unit_vocab: int
+    unit_max_run: int
+    f0_vocab: int
+    f0_max_run: int
+    alphabet: int
+    indices: np.ndarray
+    speaker_bytes: int
+    size: int  # header bytes in all, CRC included
+
+
 def _read_rest(data: bytes, offset: int, tables_id: int, t: EntropyTables | None, vector: bool, kind: str,
-               f0_coding: str, model_tables: bool):
+               f0_coding: str, model_tables: bool) -> _HeaderRest | None:
     """The header from the stream parameters (or where they would be) to the CRC, read with the
     tables ``t`` (``None`` for uniform tables, spelled out in the header); ``None`` if the CRC
     does not match."""
@@ -381,8 +397,8 @@ def _read_rest(data: bytes, offset: int, tables_id: int, t: EntropyTables | None
         return None
     if indices.size and indices.max() >= alphabet:
         raise SrbFormatError(f"header: speaker index {indices.max()} outside its alphabet of {alphabet}")
-    return (t, sample_rate, unit_hop, f0_hop, unit_vocab, unit_max_run, f0_vocab, f0_max_run, alphabet, indices,
-            speaker_bytes, r.offset)
+    return _HeaderRest(t, sample_rate, unit_hop, f0_hop, unit_vocab, unit_max_run, f0_vocab, f0_max_run, alphabet,
+                       indices, speaker_bytes, r.offset)
 
 
 def write_packet(index: int, payload: bytes) -> bytes:
