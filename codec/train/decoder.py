@@ -274,16 +274,26 @@ def train(args) -> list[dict]:
     while step < args.steps and time.time() < t_end:
         wav, units, f0, ref, pitch = (None if x is None else x.to(device)
                                       for x in corpus.batch(gen, args.batch, args.f0_frames, args.ref_seconds))
-        with amp:
+        # --d-warmup: the discriminators learn the generator as it is before it may move (a
+        # generator fine-tuned against discriminators trained on another generator drifts at once).
+        d_only = step < args.d_warmup
+        with amp, torch.set_grad_enabled(not d_only):
             spk = speaker(ref)
             fake = decoder(units, f0, spk, pitch)
-        gan = step >= args.gan_after
+        gan = step >= args.gan_after or d_only
         if gan:
             with amp:
                 d_loss = discriminator_loss(disc(wav), disc(fake.detach()))
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
+        if d_only:
+            step += 1
+            if step % args.log_every == 0:
+                log.write(step=step, d=round(d_loss.item(), 4), d_warmup=True)
+            if step % args.save_every == 0:
+                save_checkpoint(ckpt, step, modules, optimizers, gen)
+            continue
         l_mel = mel_loss(fake, wav)
         loss = 45.0 * l_mel + speaker_loss(spk)
         if harmonic_loss is not None:
@@ -353,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--ref-seconds", type=float, default=2.0)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--gan-after", type=int, default=3000)
+    ap.add_argument("--d-warmup", type=int, default=0,
+                    help="first steps train the discriminators only (the generator frozen); counted in --steps")
     ap.add_argument("--harmonic-weight", type=float, default=0.0,
                     help="weight of a fine low-band log-spectrum L1 (HarmonicLoss) beside the mel loss's 45")
     ap.add_argument("--content-weight", type=float, default=0.0,

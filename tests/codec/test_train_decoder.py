@@ -208,3 +208,19 @@ def test_content_weight_trains_with_an_exported_encoder(tmp_path):
     assert len(history) == 6 and all(np.isfinite(h["mel"]) for h in history)
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert logged and all("content" in rec and np.isfinite(rec["content"]) for rec in logged)
+
+
+def test_discriminator_warmup_moves_only_the_discriminators(tmp_path):
+    corpus = make_corpus(tmp_path)
+    train(args_for(corpus, tmp_path / "init", 1))  # a generator to start from
+    init = torch.load(tmp_path / "init" / "checkpoint.pt", weights_only=True)["modules"]
+    args = args_for(corpus, tmp_path / "run", 5, gan_after=0)
+    args.init_from, args.d_warmup = str(tmp_path / "init" / "checkpoint.pt"), 5
+    assert train(args) == []  # no generator step in the warm-up
+    after = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert after["step"] == 5
+    for k, v in init["decoder"].items():
+        assert torch.equal(v, after["modules"]["decoder"][k])
+    assert any(not torch.equal(v, after["modules"]["disc"][k]) for k, v in init["disc"].items())
+    args.steps = 7  # then the generator trains as usual, resumed after the warm-up
+    assert [h["step"] for h in train(args)] == [6, 7]
