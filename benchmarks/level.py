@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     codec, items = dev_script.start(args)
     from benchmarks.report import read_audio
-    from codec.level import active_level, frame_powers
+    from codec.level import GAIN_STEP_DB, active_level, frame_powers
 
     def level(w):
         return active_level(frame_powers(w))
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
             with_gain.append(level(y) - level(xs))
             without.append(level(y0) - level(xs))
             clipped.append(float(np.mean(np.abs(y) >= 1.0)))
-            fields.append(streams.gain / 2)
+            fields.append(streams.gain * GAIN_STEP_DB)
         rows.append((g, np.mean(with_gain), np.std(with_gain), np.mean(without), np.std(without),
                      100 * np.mean(clipped), 100 * np.max(clipped), np.mean(fields)))
         print(rows[-1], flush=True)

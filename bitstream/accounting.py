@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .container import Header
 from .container import TablesArg
 from .srbfile import parse_srb
-from .streams import index_bits
+from .streams import GAIN_STEP_DB, index_bits
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,15 @@ class BitrateReport:
         """A human-readable table (what ``srb info`` prints)."""
         h = self.header
         d = self.duration or float("nan")
+        tables_note = " (uniform)" if h.tables_id == 0 else " (the model's)" if h.model_tables else ""
         rows = [
             f"duration        {self.duration:.3f} s, {h.num_packets} packets of {h.packet_frames} unit frames "
             f"({h.packet_samples / h.sample_rate:.2f} s)",
-            f"model {h.model_id:08x}  tables {h.tables_id:08x}"
-            f"{' (uniform)' if h.tables_id == 0 else ' (the model' + chr(39) + 's)' if h.model_tables else ''}  "
+            f"model {h.model_id:08x}  tables {h.tables_id:08x}{tables_note}  "
             f"units K={h.unit_vocab} @ {h.sample_rate / h.unit_hop:g} Hz  F0 K={h.f0_vocab} @ "
             f"{h.sample_rate / h.f0_hop:g} Hz ({h.f0_coding})  speaker {h.speaker.kind} of {h.speaker.alphabet}"
             + (f"  pitch level/spread {h.pitch_stats[0]}/{h.pitch_stats[1]}" if h.pitch_stats is not None else "")
-            + (f"  gain {h.gain / 2:+.1f} dB" if h.gain is not None else ""),
+            + (f"  gain {h.gain * GAIN_STEP_DB:+.1f} dB" if h.gain is not None else ""),
             f"{'stream':<16}{'bits':>10}{'bits/s':>10}{'share':>8}",
         ]
         for name, bits in self.lines():

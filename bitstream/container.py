@@ -273,8 +273,7 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
     flags = r.u8()
     if flags & ~KNOWN_FLAGS[minor]:
         raise r.fail(f"reserved flag bits set: {flags:#04x}")
-    vector = bool(flags & FLAG_SPEAKER_VECTOR)
-    kind = "vector" if vector else "id"
+    kind = "vector" if flags & FLAG_SPEAKER_VECTOR else "id"
     f0_coding = "runlength" if flags & FLAG_F0_RUNLENGTH else "frame"
     model_tables = bool(flags & FLAG_MODEL_TABLES)
     model_id = r.u32()
@@ -295,7 +294,7 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
         for t in candidates:
             if t.f0.coding != f0_coding or min(t.profile.speaker_alphabet(kind), t.profile.speaker_count(kind)) < 1:
                 continue  # cannot be the file's tables
-            rest = _read_rest(data, r.offset, t.tables_id, t, vector, kind, f0_coding, model_tables)
+            rest = _read_rest(data, r.offset, t.tables_id, t, kind, f0_coding, model_tables)
             if rest is not None:
                 break
         else:
@@ -305,7 +304,7 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
         tables_id = t.tables_id
     else:
         t = None if tables_id == 0 else resolve_tables(tables_id, tables)
-        rest = _read_rest(data, r.offset, tables_id, t, vector, kind, f0_coding, model_tables)
+        rest = _read_rest(data, r.offset, tables_id, t, kind, f0_coding, model_tables)
         if rest is None:
             raise SrbFormatError("header: CRC mismatch")
     h = Header(
@@ -361,8 +360,8 @@ class _HeaderRest(NamedTuple):
     size: int  # header bytes in all, CRC included
 
 
-def _read_rest(data: bytes, offset: int, tables_id: int, t: EntropyTables | None, vector: bool, kind: str,
-               f0_coding: str, model_tables: bool) -> _HeaderRest | None:
+def _read_rest(data: bytes, offset: int, tables_id: int, t: EntropyTables | None, kind: str, f0_coding: str,
+               model_tables: bool) -> _HeaderRest | None:
     """The header from the stream parameters (or where they would be) to the CRC, read with the
     tables ``t`` (``None`` for uniform tables, spelled out in the header); ``None`` if the CRC
     does not match."""
@@ -376,7 +375,7 @@ def _read_rest(data: bytes, offset: int, tables_id: int, t: EntropyTables | None
         f0_vocab = r.varint("f0_vocab", MAX_VOCAB, 1)
         f0_max_run = r.varint("f0_max_run", MAX_RUN_LIMIT, 2) if f0_coding == "runlength" else 0
         alphabet = r.varint("speaker_alphabet", 1 << MAX_SPEAKER_BITS, 1)
-        count = r.varint("speaker_count", MAX_SPEAKER_LENGTH, 1) if vector else 1
+        count = r.varint("speaker_count", MAX_SPEAKER_LENGTH, 1) if kind == "vector" else 1
         t = EntropyTables.uniform(unit_vocab, f0_vocab, unit_max_run, f0_coding, f0_max_run or 16)
     else:
         p = t.profile

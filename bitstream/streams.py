@@ -28,8 +28,9 @@ MAX_SAMPLE_RATE = 1 << 20
 MAX_HOP = 1 << 16
 #: Largest pitch shift a file may ask the decoder for: two octaves either way.
 MAX_PITCH_CENTS = 2400
-#: Output gain range (one signed byte of 0.5 dB steps, format 1.3): -64 .. +63.5 dB.
+#: Output gain (format 1.3): one signed byte of GAIN_STEP_DB steps, -64 .. +63.5 dB.
 MIN_GAIN, MAX_GAIN = -128, 127
+GAIN_STEP_DB = 0.5
 
 
 def num_frames(num_samples: int, hop: int) -> int:

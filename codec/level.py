@@ -19,13 +19,12 @@ import math
 
 import numpy as np
 
+from bitstream.streams import GAIN_STEP_DB, MAX_GAIN, MIN_GAIN  # the field's step and range
+
 #: Frame of the level measure, in samples at 16 kHz (20 ms).
 FRAME = 320
 #: Frames more than this far below the loudest frame are not speech (dB).
 ACTIVE_RANGE_DB = 40.0
-#: The gain field's step (dB) and range (one signed byte).
-GAIN_STEP_DB = 0.5
-MIN_GAIN, MAX_GAIN = -128, 127
 
 
 def frame_powers(wav: np.ndarray, frame: int = FRAME) -> np.ndarray:
