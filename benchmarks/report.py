@@ -100,12 +100,14 @@ class SrbSystem(System):
     name = "srb"
     family = "srb"
 
-    def __init__(self, model: str | None = None, postfilter: bool = True, resynth: bool = True):
+    def __init__(self, model: str | None = None, postfilter: bool = True, resynth: bool = True,
+                 smoother: bool = True):
         self.model = model
-        # What the bundle's render.json turns on, or not: "srb-pf" without the pitch resynthesis
-        # (v0.3's decoder), "srb-raw" without either (the vocoder's output as it is).
-        self.postfilter, self.resynth = postfilter, resynth
-        self.name = next((n for n, on in SRB_SYSTEMS.items() if on == (postfilter, resynth)), "srb-custom")
+        # What the bundle's render.json turns on, or not: "srb-rs" without the envelope smoother
+        # (session 10's decoder), "srb-pf" nor the pitch resynthesis (v0.3's first decoder), "srb-raw"
+        # without any (the vocoder's output as it is).
+        self.postfilter, self.resynth, self.smoother = postfilter, resynth, smoother
+        self.name = next((n for n, on in SRB_SYSTEMS.items() if on == (postfilter, resynth, smoother)), "srb-custom")
         self.codec = None
         self.load_s = 0.0
 
@@ -116,7 +118,8 @@ class SrbSystem(System):
             from codec.api import Codec
 
             t0 = time.perf_counter()
-            self.codec = Codec.from_pretrained(self.model, postfilter=self.postfilter, resynth=self.resynth)
+            self.codec = Codec.from_pretrained(self.model, postfilter=self.postfilter, resynth=self.resynth,
+                                               smoother=self.smoother)
             self.load_s = time.perf_counter() - t0
         except Exception as exc:  # ModelError (no default bundle yet, bad folder), ImportError
             what = "no bundled default model yet; pass --model BUNDLE" if self.model is None else f"--model {self.model}"
@@ -139,8 +142,10 @@ class SrbSystem(System):
         return CodedAudio(resample(out, sr, SR), 8 * len(data), t1 - t0, t2 - t1, extra, mem.added_mib)
 
 
-#: srb's systems: (postfilter, pitch resynthesis) as the bundle's render.json names them, or off.
-SRB_SYSTEMS = {"srb": (True, True), "srb-pf": (True, False), "srb-raw": (False, False)}
+#: srb's systems: (postfilter, pitch resynthesis, envelope smoother) as the bundle's render.json
+#: names them, or off.
+SRB_SYSTEMS = {"srb": (True, True, True), "srb-rs": (True, True, False), "srb-pf": (True, False, False),
+               "srb-raw": (False, False, False)}
 
 
 def all_system_names() -> list[str]:

@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     from codec.resynth import Resynth, ResynthConfig, resynth_range
 
     codec.resynth = None  # the baseline: vocoder and postfilter; each variant re-voices that audio
+    codec.smoother = None  # (chosen after the resynthesis, on its output: benchmarks/smoother.py)
     variants = [v.split("/") for v in args.variants.split(",")]
     refs, base, targets, ranges = [], [], [], []
     for it in items:

@@ -37,17 +37,18 @@ SR = 16000
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dev"
 DEMO = ROOT / "codec" / "assets" / "samples" / "demo.flac"
-STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter", "resynth")
+STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter", "resynth", "smoother")
 #: What each stage does, for the report.
 STAGE_TEXT = {
     "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, the vocoder pass for the output gain, entropy coding)",
-    "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding, vocoder, postfilter, pitch resynthesis)",
+    "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding, vocoder, postfilter, pitch resynthesis, envelope smoother)",
     "content": "content encoder alone: `codec.content.units` on the waveform",
     "f0": "F0 extraction alone: `codec.pitch.extract_f0` (Praat, two passes)",
-    "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams (postfilter and resynthesis included)",
+    "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams (postfilter, resynthesis and smoother included)",
     "postfilter": "postfilter alone: `codec.postfilter.Postfilter` on the input waveform (none: skipped)",
     "resynth": "pitch resynthesis alone: `codec.resynth.Resynth` on the input waveform at its transmitted "
                "contour (one Praat pass on the audio, WORLD per voiced run; none: skipped)",
+    "smoother": "envelope smoother alone: `codec.smoother.EnvelopeSmoother` on the input waveform (none: skipped)",
 }
 
 
@@ -123,6 +124,8 @@ class Stages:
             if c.resynth is None or self.target is None:
                 return self.wav
             return c.resynth(self.wav, self.target, self.range)
+        if stage == "smoother":
+            return c.smoother(self.tensor) if c.smoother is not None else self.tensor
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
 

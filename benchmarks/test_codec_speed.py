@@ -80,6 +80,11 @@ def test_resynth_alone_60s(benchmark, stages):
     assert out.shape == stages[0].wav.shape and np.isfinite(out).all()
 
 
+def test_smoother_alone_60s(benchmark, stages):
+    out, _ = _bench(benchmark, stages, "smoother")
+    assert out.shape == stages[0].tensor.shape and bool(out.isfinite().all())
+
+
 @pytest.mark.parametrize("stage", ["encode", "decode"])
 def test_peak_memory_in_a_fresh_process(stage):
     pytest.importorskip("torch")

@@ -8,7 +8,8 @@ Layout of a bundle folder::
     speaker.safetensors    speaker encoder, its product quantizer and the known-speaker table
     decoder.safetensors    vocoder (units, F0 codes, speaker vector -> audio)
     tables.npz             entropy tables (bitstream.EntropyTables)
-    render.json            optional: RenderConfig, how the decoded audio is finished (postfilter, pitch resynthesis)
+    render.json            optional: RenderConfig, how the decoded audio is finished (postfilter, pitch resynthesis,
+                           envelope smoother)
 
 The model id written in every ``.srb`` header is the first 4 bytes of SHA-256 over these files'
 names and bytes (``render.json`` excepted), so a file decodes only with the exact bundle that made
@@ -31,6 +32,7 @@ from .bundle_id import BUNDLE_FILES, COMPONENTS, is_model_id, model_id_of
 from .errors import ModelError
 from .postfilter import PostfilterConfig
 from .resynth import ResynthConfig
+from .smoother import SmootherConfig
 
 RENDER_FILE = "render.json"
 
@@ -73,6 +75,7 @@ class RenderConfig(BaseModel):
 
     postfilter: PostfilterConfig | None = None
     resynth: ResynthConfig | None = None
+    smoother: SmootherConfig | None = None
 
 
 def save_render(folder, render: RenderConfig) -> None:

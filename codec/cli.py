@@ -102,10 +102,11 @@ def _wav_bytes(wav, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True, gain: bool = True):
+def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True, gain: bool = True,
+                smoother: bool = True):
     from .api import Codec
 
-    return Codec.from_pretrained(model, postfilter=postfilter, resynth=resynth, gain=gain)
+    return Codec.from_pretrained(model, postfilter=postfilter, resynth=resynth, gain=gain, smoother=smoother)
 
 
 def _convert(args, suffix: str, label: str, convert) -> int:
@@ -160,7 +161,7 @@ def _lost_line(path: str, lost, sample_rate: int) -> str:
 
 def cmd_decode(args) -> int:
     codec = _load_codec(args.model, postfilter=not args.no_postfilter, resynth=not args.no_resynth,
-                        gain=not args.no_gain)
+                        gain=not args.no_gain, smoother=not args.no_smoother)
     if args.stream:
         return _decode_stream(codec, args)
     if args.format == "raw":
@@ -296,7 +297,9 @@ def cmd_demo(args) -> int:
     print(f"sample: {sample.name} (synthetic speech, flite), {len(wav) / sr:.2f} s")
     pf = codec.postfilter
     finishing = ([f"harmonic postfilter (strength {pf.config.strength:g})"] if pf else []) + (
-        ["pitch resynthesis (WORLD)"] if codec.resynth else [])
+        ["pitch resynthesis (WORLD)"] if codec.resynth else []) + (
+        [f"envelope smoother ({1000 * codec.smoother.config.frames * codec.smoother.config.hop / sr:.0f} ms)"]
+        if codec.smoother else [])
     print(f"encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s on this machine; decoder finishing: "
           + (", ".join(finishing) or "none") + "\n")
     print(bitrate_report(data, codec.tables).format())
@@ -347,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="without the bundle's harmonic postfilter")
     dec.add_argument("--no-resynth", action="store_true",
                      help="without the bundle's pitch resynthesis (the decoded voice at the vocoder's own pitch)")
+    dec.add_argument("--no-smoother", action="store_true",
+                     help="without the bundle's envelope smoother (the band levels as the vocoder left them)")
     dec.add_argument("--no-gain", action="store_true",
                      help="ignore the input's loudness the file carries (the vocoder's own level)")
     dec.add_argument("--strict", action="store_true", help="fail on a lost or damaged packet instead of "

@@ -217,7 +217,7 @@ def _vocoder_level(codec, streams: Streams, packet_frames: int) -> float | None:
     from .streaming import stream_decode
 
     bare = copy.copy(codec)
-    bare.postfilter, bare.resynth, bare.apply_gain = None, None, False
+    bare.postfilter, bare.resynth, bare.smoother, bare.apply_gain = None, None, None, False
     data = write_srb(streams, codec.tables, packet_frames)
     chunks = stream_decode(bare, data, lookahead=codec.context_frames())  # audio a packet at a time
     return active_level(np.concatenate([frame_powers(c.audio) for c in chunks]))

@@ -32,12 +32,13 @@ from .pitch import stats_from_code
 LOSS_FADE_S = 0.1
 
 
-def receptive_field_frames(decoder, postfilter=None) -> int:
+def receptive_field_frames(decoder, postfilter=None, smoother=None) -> int:
     """Unit frames of context, each side, that make a window's output exact (see module doc),
-    with a :class:`codec.postfilter.Postfilter`'s own context added when one is given."""
+    with the own context of a :class:`codec.postfilter.Postfilter` and of a
+    :class:`codec.smoother.EnvelopeSmoother` added when they are given."""
     c = decoder.config
     frames = (c.kernel // 2) * (1 + c.layers) + math.ceil(c.n_fft / 2 / c.hop)
-    samples = frames * c.hop + (postfilter.context_samples if postfilter is not None else 0)
+    samples = frames * c.hop + sum(stage.context_samples for stage in (postfilter, smoother) if stage is not None)
     return math.ceil(samples / c.unit_hop)
 
 

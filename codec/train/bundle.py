@@ -12,7 +12,7 @@ What it adds on top of the trained weights:
 
 With ``--reuse BUNDLE`` only the decoder is new: content encoder, F0 VQ-VAE, speaker encoder
 (table and quantizer included), entropy tables and the decoder-side finishing (``render.json``:
-postfilter, pitch resynthesis) are copied from BUNDLE, so the new bundle codes
+postfilter, pitch resynthesis, envelope smoother) are copied from BUNDLE, so the new bundle codes
 every file exactly as BUNDLE does and differs only in how it decodes (a decoder fine-tuned from
 BUNDLE's, measured against it with nothing else moving). ``--blend A`` (with ``--reuse``) takes
 ``(1 - A) * BUNDLE's + A * the run's`` decoder weights instead of the run's alone: network

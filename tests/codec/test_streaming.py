@@ -38,7 +38,9 @@ def test_receptive_field_of_the_shipped_decoder(codec):
     # conv_in k=7 and 8 blocks of k=7 at 100 Hz: 27 frames, + 2 of the iSTFT = 290 ms -> 15 unit frames.
     assert receptive_field_frames(codec.decoder) == 15
     # The postfilter's STFT frames (n_fft 1024) reach 64 ms further: 354 ms -> 18 unit frames.
-    assert codec.context_frames() == receptive_field_frames(codec.decoder, codec.postfilter) == 18
+    assert receptive_field_frames(codec.decoder, codec.postfilter) == 18
+    # The envelope smoother's frames (n_fft 512) and its 2 hops either side 52 ms more: 406 ms -> 21.
+    assert codec.context_frames() == receptive_field_frames(codec.decoder, codec.postfilter, codec.smoother) == 21
 
 
 def test_full_context_is_exact_and_default_within_tolerance(codec, data, whole):
