@@ -4,7 +4,7 @@
 
 Every ``--every``-th file of ``--data`` is encoded once and decoded with the bundle's vocoder and
 postfilter; the pitch resynthesis the bundle names then follows as shipped (row ``none``: the
-shipped decoder). Each variant ``WHERE/FRAMES[/depth=D][/bands=B][/n_fft=N]``
+shipped decoder). Each variant ``WHERE/FRAMES[/FIELD=VALUE...]`` (e.g. ``after/5/depth=0.5``)
 (:class:`codec.smoother.SmootherConfig`) smooths either the finished audio (``after``: the last
 stage) or the postfilter's output, before the resynthesis (``before``). With ``--peer MODE`` the
 same variants (``after`` only) are also applied to Codec2 MODE's output of the same files: a
@@ -25,13 +25,14 @@ from benchmarks.markdown import emit
 
 
 def parse_variant(text: str):
-    """``"after/5/depth=0.5"`` -> ``("after", SmootherConfig(frames=5, depth=0.5))``."""
+    """``"after/5/depth=0.5"`` -> ``("after", SmootherConfig(frames=5, depth=0.5))``; any
+    :class:`~codec.smoother.SmootherConfig` field may follow as ``NAME=VALUE``."""
     from codec.smoother import SmootherConfig
 
     where, frames, *opts = text.split("/")
     if where not in ("after", "before"):
         raise SystemExit(f"variant {text!r}: where must be after or before")
-    kw = {k: float(v) if k == "depth" else int(v) for k, v in (o.split("=") for o in opts)}
+    kw = {k: float(v) if k in ("depth", "max_boost_db", "max_cut_db") else int(v) for k, v in (o.split("=") for o in opts)}
     return where, SmootherConfig(frames=int(frames), **kw)
 
 
@@ -39,12 +40,15 @@ def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=50)
     ap.add_argument("--variants", default="after/5,before/5")
     ap.add_argument("--peer", default=None, help="also smooth this Codec2 mode's output (e.g. 700C), as a control")
+    ap.add_argument("--heard", action="store_true",
+                    help="also the units the content encoder hears again in srb's output (benchmarks.units_heard)")
     dev_script.add_judges(ap, "variant")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     codec, items = dev_script.start(args)
     from benchmarks.render_scores import RenderScorer
     from benchmarks.report import read_audio
+    from benchmarks.units_heard import heard
     from codec.smoother import EnvelopeSmoother
 
     variants = [(v, *parse_variant(v)) for v in args.variants.split(",")]
@@ -80,16 +84,23 @@ def main(argv=None) -> int:
             out.append(np.clip(y * codec.output_gain(s.gain), -1, 1).astype(np.float32))
         return out
 
+    def score(outs: list[np.ndarray]) -> dict:
+        row = scorer.score(outs)
+        if args.heard:  # frames whose unit comes back, 4 left out at each end as in benchmarks.units_heard
+            counts = np.array([heard(codec, y, s.units, 4) for y, s in zip(outs, streams)]).sum(0)
+            row["heard"] = counts[0] / max(1, counts[1])
+        return row
+
     seconds = sum(len(x) for x in refs) / codec.sample_rate
     shipped = finish(pf)
     scorer = RenderScorer(items, refs, shipped, args.asr, args.distillmos)
-    rows = [("srb", "none", scorer.score(shipped), 0.0)]
+    rows = [("srb", "none", score(shipped), 0.0)]
     print(rows[-1], flush=True)
     for name, where, cfg in variants:
         spent[0] = 0.0
         outs = finish(pf, EnvelopeSmoother(cfg), where)
         cost = spent[0] / seconds
-        rows.append(("srb", name, scorer.score(outs), cost))
+        rows.append(("srb", name, score(outs), cost))
         print(rows[-1], flush=True)
     if args.peer:
         from benchmarks.peers import Codec2
@@ -109,19 +120,26 @@ def main(argv=None) -> int:
         "",
         f"`python -m benchmarks.smoother --data {args.data} --every {args.every} --variants {args.variants}"
         + (f" --peer {args.peer}" if args.peer else "") + (f" --model {args.model}" if args.model else "")
+        + (" --heard" if args.heard else "")
         + f"{dev_script.judges_flags(args)}` "
         f"(model {codec.model_id:08x}, postfilter "
         f"{'off' if codec.postfilter is None else f'strength {codec.postfilter.config.strength:g}'}, resynthesis "
         f"{'on' if codec.resynth is not None else 'off'}; {len(items)} files, {seconds:.0f} s; "
-        f"{time.perf_counter() - t0:.0f} s). Variant WHERE/FRAMES[/depth=D][/bands=B][/n_fft=N]: `none` = "
+        f"{time.perf_counter() - t0:.0f} s). Variant WHERE/FRAMES[/FIELD=VALUE...] (fields of SmootherConfig): `none` = "
         "the decoder without the smoother (srb: vocoder, postfilter, resynthesis, gain). Cost: CPU seconds per audio "
         "second of the smoother alone, one thread. GPE's second column: the frames voiced in srb's `none` row."
-        + (f" WER: the {len(scorer.scored)} files with a transcript." if args.asr and scorer.against_text else ""),
+        + (f" WER: the {len(scorer.scored)} files with a transcript." if args.asr and scorer.against_text else "")
+        + (" *Units heard*: the share of unit frames the content encoder hears again in the output "
+           "(benchmarks/units_heard.py; 4 frames left out at each end of a file)." if args.heard else ""),
         "",
-        "| system | variant | cost s/s " + scorer.header(),
-        "|---|---" + "|---:" * 12 + "|",
+        "| system | variant | cost s/s " + ("| units heard " if args.heard else "") + scorer.header(),
+        "|---|---" + "|---:" * (13 if args.heard else 12) + "|",
     ]
-    lines += [f"| {sys_} | {name} | {f'{cost:.3f}' if np.isfinite(cost) else '–'} " + scorer.row(r)
+
+    def heard_cell(r: dict) -> str:
+        return (f"| {100 * r['heard']:.1f} % " if "heard" in r else "| – ") if args.heard else ""
+
+    lines += [f"| {sys_} | {name} | {f'{cost:.3f}' if np.isfinite(cost) else '–'} " + heard_cell(r) + scorer.row(r)
               for sys_, name, r, cost in rows]
     emit(lines, args.out)
     return 0

@@ -172,7 +172,7 @@ class Codec:
         streams: what the encoder measures the input against for the gain field. The postfilter
         and the envelope smoother keep band powers and the pitch resynthesis keeps the envelope,
         so the vocoder alone stands for the decoder (measured on 40 train files: the full decode
-        within -0.34..+0.17 dB of the input's level, benchmarks/results/level-train*.md)."""
+        within -0.48..+0.17 dB of the input's level, benchmarks/results/level-train*.md)."""
         from .synth import synthesize
 
         wav = synthesize(self.decoder, units, codes, self.speaker_vector(speaker), 0, pitch_stats)

@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
+from .blockwise import in_blocks
+
 
 class PostfilterConfig(BaseModel):
     """Settings of :class:`Postfilter`; ``strength`` 1 leaves the audio unchanged."""
@@ -93,15 +95,7 @@ class Postfilter:
         c = self.config
         if c.strength == 1.0 or wav.numel() < c.n_fft // 2 + 1:  # too short to reflect-pad a frame
             return wav
-        n, ctx, block = wav.numel(), c.n_fft, self.block_samples - self.block_samples % c.hop
-        if n <= block + 2 * ctx:
-            return self._filter(wav)
-        out = torch.empty(n, dtype=torch.float32)
-        for start in range(0, n, block):
-            # Starts on the hop grid, so every block's STFT frames are the whole signal's frames.
-            lo, hi = max(0, start - ctx), min(n, start + block + ctx)
-            out[start : start + block] = self._filter(wav[lo:hi])[start - lo : start - lo + block]
-        return out
+        return in_blocks(wav, self._filter, self.block_samples, self.context_samples, c.hop)
 
     def _filter(self, wav: torch.Tensor) -> torch.Tensor:
         c = self.config
