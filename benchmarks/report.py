@@ -104,8 +104,8 @@ class SrbSystem(System):
                  smoother: bool = True):
         self.model = model
         # What the bundle's render.json turns on, or not: "srb-rs" without the envelope smoother
-        # (session 10's decoder), "srb-pf" nor the pitch resynthesis (v0.3's first decoder), "srb-raw"
-        # without any (the vocoder's output as it is).
+        # (session 10's decoder), "srb-pf" without it and the pitch resynthesis (v0.3's first
+        # decoder), "srb-raw" without any (the vocoder's output as it is).
         self.postfilter, self.resynth, self.smoother = postfilter, resynth, smoother
         self.name = next((n for n, on in SRB_SYSTEMS.items() if on == (postfilter, resynth, smoother)), "srb-custom")
         self.codec = None
