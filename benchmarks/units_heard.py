@@ -34,14 +34,13 @@ def measure(codec, items, edge: int) -> dict:
     its ``render.json`` names), over ``items``."""
     from benchmarks.report import read_audio
 
-    finishing = (codec.postfilter, codec.resynth, codec.smoother)
+    bare = codec.vocoder_only()
     totals = {"vocoder": [0, 0], "full": [0, 0]}
     for it in items:
         x = read_audio(it.path)
         streams = codec.encode_streams(x, codec.sample_rate)
-        for name, stages in (("vocoder", (None, None, None)), ("full", finishing)):  # ends with the finishing back
-            codec.postfilter, codec.resynth, codec.smoother = stages
-            ok, n = heard(codec, codec.decode_streams(streams), streams.units, edge)
+        for name, decoder in (("vocoder", bare), ("full", codec)):
+            ok, n = heard(codec, decoder.decode_streams(streams), streams.units, edge)
             totals[name][0] += ok
             totals[name][1] += n
     return {"model_id": f"{codec.model_id:08x}", "name": codec.config.name, "frames": totals["full"][1],

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 from importlib import resources
 from pathlib import Path
 
@@ -107,6 +108,13 @@ class Codec:
             smoother = render.smoother
         return cls(*load_bundle(path), postfilter=postfilter or None, resynth=resynth or None, gain=gain,
                    smoother=smoother or None)
+
+    def vocoder_only(self) -> "Codec":
+        """A shallow copy that decodes with the vocoder alone: no postfilter, pitch resynthesis
+        or envelope smoother (the gain setting is kept). Shares the loaded models."""
+        bare = copy.copy(self)
+        bare.postfilter, bare.resynth, bare.smoother = None, None, None
+        return bare
 
     def context_frames(self) -> int:
         """Unit frames of context either side that make a decoded window exact (vocoder,

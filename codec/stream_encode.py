@@ -24,7 +24,6 @@ identical bytes; the tenth has 94 % of its F0 codes equal (margins of 2 s do not
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 
@@ -216,8 +215,8 @@ def _vocoder_level(codec, streams: Streams, packet_frames: int) -> float | None:
     with its whole receptive field as context, so each packet's audio is the whole-file output's."""
     from .streaming import stream_decode
 
-    bare = copy.copy(codec)
-    bare.postfilter, bare.resynth, bare.smoother, bare.apply_gain = None, None, None, False
+    bare = codec.vocoder_only()
+    bare.apply_gain = False
     data = write_srb(streams, codec.tables, packet_frames)
     chunks = stream_decode(bare, data, lookahead=codec.context_frames())  # audio a packet at a time
     return active_level(np.concatenate([frame_powers(c.audio) for c in chunks]))
