@@ -392,6 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
 TRAINERS = {
     "teacher-units": "teacher_units",
     "content": "content",
+    "robust-content": "robust_content",
+    "robust-speaker": "robust_speaker",
     "ssl": "ssl",
     "f0vq": "f0vq",
     "units": "units",

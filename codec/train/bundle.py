@@ -10,7 +10,7 @@ What it adds on top of the trained weights:
 - the entropy tables, counted from the training split's units and F0 codes as the coder cuts them
   into packets (bigram units, durations given the unit, per-frame bigram F0; docs/FORMAT.md).
 
-With ``--reuse BUNDLE`` only the decoder is new: content encoder, F0 VQ-VAE, speaker encoder
+With ``--reuse BUNDLE --decoder-run RUN`` only the decoder is new: content encoder, F0 VQ-VAE, speaker encoder
 (table and quantizer included), entropy tables and the decoder-side finishing (``render.json``:
 postfilter, pitch resynthesis, envelope smoother) are copied from BUNDLE, so the new bundle codes
 every file exactly as BUNDLE does and differs only in how it decodes (a decoder fine-tuned from
@@ -18,6 +18,12 @@ BUNDLE's, measured against it with nothing else moving). ``--blend A`` (with ``-
 ``(1 - A) * BUNDLE's + A * the run's`` decoder weights instead of the run's alone: network
 interpolation between a decoder and its fine-tuned descendant (they share a basin), a dial between
 what each was trained toward (docs/TRAINING.md).
+
+With ``--reuse BUNDLE --content ENCODER`` and/or ``--speaker ENCODER`` (no ``--decoder-run``)
+only those encoders are new (``codec.train.robust_content`` and ``codec.train.robust_speaker``
+train ones that keep BUNDLE's units and speaker vectors and hear them through noise): what they
+send is of the same inventory and space, coded with the same tables and decoded by the same
+decoder, so the new bundle also decodes BUNDLE's files.
 """
 
 from __future__ import annotations
@@ -55,7 +61,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--content")
     ap.add_argument("--f0vq")
-    ap.add_argument("--decoder-run", required=True, help="folder with config.json and checkpoint.pt")
+    ap.add_argument("--speaker", default=None,
+                    help="with --reuse (no --decoder-run): a speaker encoder exported by codec.train.robust_speaker")
+    ap.add_argument("--decoder-run", default=None, help="folder with config.json and checkpoint.pt")
     ap.add_argument("--units", help="training split's units (codec.train.units)")
     ap.add_argument("--f0-codes", help="training split's F0 codes (codec.train.f0vq)")
     ap.add_argument("--data")
@@ -80,6 +88,11 @@ def main(argv=None) -> None:
     if args.blend is not None and not (args.reuse and 0.0 < args.blend <= 1.0):
         raise SystemExit("srb train bundle: error: --blend needs --reuse and 0 < A <= 1")
     torch.set_num_threads(args.threads)
+    if args.reuse and (args.content or args.speaker) and args.decoder_run is None:
+        return swap_encoders(Path(args.reuse), args)
+    if args.decoder_run is None or (args.reuse and (args.content or args.speaker)):
+        raise SystemExit("srb train bundle: error: give --decoder-run (with --reuse: a new decoder), "
+                         "or --reuse with --content and/or --speaker alone (new encoders)")
     t0 = time.time()
     run = Path(args.decoder_run)
     cfg = json.loads((run / "config.json").read_text())
@@ -159,6 +172,44 @@ def blend_decoders(old: Decoder, new: Decoder, alpha: float) -> Decoder:
     out.load_state_dict({k: torch.lerp(a[k].float(), b[k].float(), alpha) if b[k].is_floating_point() else b[k]
                          for k in b})
     return out.eval()
+
+
+def swap_encoders(reuse: Path, args) -> None:
+    """Write ``reuse``'s bundle with the content encoder ``args.content`` and/or the speaker encoder
+    ``args.speaker`` (an export of ``codec.train.robust_speaker``) in place of its own (module doc)."""
+    from codec.bundle import load_bundle
+    from codec.train.robust_speaker import load_exported
+
+    old_config, modules, tables, old_id = load_bundle(reuse)
+    new, card = dict(modules), {**old_config.card}
+    if args.content:
+        new["content"] = ContentEncoder.load(args.content)
+        if new["content"].config != modules["content"].config:
+            raise SystemExit("srb train bundle: error: --content must have the configuration of the reused bundle's "
+                             "encoder")
+        card["content_from"] = f"{old_config.name} ({old_id:08x})"
+    if args.speaker:
+        try:
+            new["speaker"] = load_exported(SpeakerEncoder(modules["speaker"].config), Path(args.speaker))
+        except RuntimeError as exc:
+            raise SystemExit(f"srb train bundle: error: --speaker does not fit the reused bundle's encoder: {exc}")
+        if not (torch.equal(new["speaker"].codebooks, modules["speaker"].codebooks)
+                and torch.equal(new["speaker"].table, modules["speaker"].table)):
+            raise SystemExit("srb train bundle: error: --speaker must keep the reused bundle's codebooks and table")
+        card["speaker_from"] = f"{old_config.name} ({old_id:08x})"
+    card.update(json.loads(args.card))
+    decodes = [f"{old_id:08x}", *(i for i in old_config.decodes if i != f"{old_id:08x}")]
+    config = old_config.model_copy(update={"name": args.name, "card": card, "decodes": decodes})
+    model_id = save_bundle(args.out, config, new, tables)
+    if (reuse / RENDER_FILE).is_file():
+        shutil.copyfile(reuse / RENDER_FILE, Path(args.out) / RENDER_FILE)
+    kept = ["decoder.safetensors", "f0vq.safetensors", "tables.npz"] + ([] if args.speaker else ["speaker.safetensors"])
+    for file in kept:  # the claim, checked
+        if (reuse / file).read_bytes() != (Path(args.out) / file).read_bytes():
+            raise SystemExit(f"srb train bundle: {file} differs from {reuse}'s: the new bundle cannot claim its files")
+    swapped = " and ".join(n for n, a in (("content", args.content), ("speaker", args.speaker)) if a)
+    print(f"bundle {args.out}: model id {model_id:08x}, new {swapped} encoder, the rest from {reuse} "
+          f"(tables {tables.tables_id:08x}); also decodes files of {', '.join(decodes)}")
 
 
 def swap_decoder(reuse: Path, decoder: Decoder, steps: int, args) -> None:

@@ -15,7 +15,10 @@ trainers themselves resume from their checkpoints):
 3. Praat F0 of both splits and the F0 VQ-VAE, with its code streams;
 4. the student's units of the train split (what the decoder and the entropy tables see);
 5. decoder + speaker encoder (``--decoder-minutes`` per invocation; mel loss, then GAN);
-6. the bundle in ``DIR``: speaker table and quantizer, entropy tables, model id.
+6. the bundle (in ``WORK/bundle-clean``): speaker table and quantizer, entropy tables, model id;
+7. the content and speaker encoders taught to hear through noise (``codec.train.robust_content``
+   and ``codec.train.robust_speaker``: noisy crops, step 6's encoders on the clean crops as
+   targets), swapped into that bundle: ``DIR``.
    ``Codec.from_pretrained(DIR)`` and ``srb ... --model DIR`` load it.
 
 ``--preset default`` is the shipped recipe's settings, from scratch on the CPU (the shipped v0.2
@@ -37,6 +40,8 @@ PRESETS = {
         "content_soft": ["--steps", "4000", "--lr", "1e-3", "--soft-weight", "0.5"],
         "f0vq": [],
         "decoder": ["--gan-after", "3000"],
+        "robust_content": ["--steps", "6000", "--lr", "5e-4", "--warmup", "50"],
+        "robust_speaker": ["--steps", "1500"],
     },
     "tiny": {
         "content": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "6", "--batch-size", "2",
@@ -52,6 +57,10 @@ PRESETS = {
                     "--speaker-config", json.dumps(dict(channels=8, layers=1, dim=8, groups=2, codebook_size=4)),
                     "--disc-config", json.dumps(dict(periods=[2], period_channels=[4, 8], resolutions=[[256, 64]],
                                                      resolution_channels=4))],
+        "robust_content": ["--steps", "3", "--batch-size", "2", "--crop-frames", "20", "--warmup", "1",
+                           "--log-every", "1", "--threads", "1"],
+        "robust_speaker": ["--steps", "3", "--batch-size", "2", "--crop-seconds", "0.5", "--log-every", "1",
+                           "--threads", "1"],
     },
 }
 
@@ -73,7 +82,7 @@ def _stage(name: str, done: Path, run) -> None:
 
 
 def run_all(args: argparse.Namespace) -> Path:
-    from codec.train import bundle, content, decoder, f0vq, teacher_units, units
+    from codec.train import bundle, content, decoder, f0vq, robust_content, robust_speaker, teacher_units, units
 
     data, out = Path(args.data), Path(args.out)
     work = Path(args.work) if args.work else out / "work"
@@ -115,10 +124,21 @@ def run_all(args: argparse.Namespace) -> Path:
     dec_args.decoder_config = json.dumps({**json.loads(dec_args.decoder_config or "{}"), "num_units": k,
                                           "num_f0": _f0_alphabet(pitch)})
     decoder.train(dec_args)  # resumes; each invocation adds up to --decoder-minutes
+    clean = work / "bundle-clean"
+    card = json.dumps({"recipe": f"srb train all --preset {args.preset}"})
     bundle.main(["--content", str(student), "--f0vq", str(pitch), "--decoder-run", str(dec_run),
                  "--units", str(student_units), "--f0-codes", str(work / "f0" / "train_codes.npz"),
-                 "--data", str(data / "train"), "--out", str(out), "--name", args.name,
-                 "--card", json.dumps({"recipe": f"srb train all --preset {args.preset}"})])
+                 "--data", str(data / "train"), "--out", str(clean), "--name", args.name, "--card", card])
+    robust = work / "content-robust"
+    _stage("content encoder, robust to noise", robust.with_suffix(".safetensors"), lambda: robust_content.main([
+        "--model", str(clean), "--data", str(data), "--streams", str(student_units), "--out",
+        str(work / "content-robust-run"), "--export", str(robust), *preset["robust_content"]]))
+    robust_spk = work / "speaker-robust"
+    _stage("speaker encoder, robust to noise", robust_spk.with_suffix(".safetensors"), lambda: robust_speaker.main([
+        "--model", str(clean), "--data", str(data), "--out", str(work / "speaker-robust-run"), "--export",
+        str(robust_spk), *preset["robust_speaker"]]))
+    bundle.main(["--reuse", str(clean), "--content", str(robust), "--speaker", str(robust_spk), "--out", str(out),
+                 "--name", args.name, "--card", card])
     return out
 
 

@@ -135,3 +135,37 @@ def test_blend_needs_reuse_and_a_fraction(tmp_path, extra):
     (run / "config.json").write_text(json.dumps({"decoder": cfg.model_dump()}))
     with pytest.raises(SystemExit, match="--blend needs --reuse"):
         bundle_cli.main(["--decoder-run", str(run), "--out", str(tmp_path / "out"), *extra])
+
+
+def test_reuse_with_a_new_content_encoder_keeps_everything_that_decodes(tmp_path):
+    import torch
+
+    from tests.codec.tiny_bundle import make_tiny_bundle
+
+    make_tiny_bundle(tmp_path / "bundle")
+    (tmp_path / "bundle" / "render.json").write_text('{"postfilter": {"strength": 2.0}}')
+    old = Codec.from_pretrained(tmp_path / "bundle")
+    new_content = ContentEncoder(old.content.config)
+    new_content.load_state_dict(old.content.state_dict())
+    with torch.no_grad():
+        new_content.head.bias.add_(torch.linspace(-3, 3, old.content.config.num_units))  # other units
+    new_content.save(tmp_path / "content")
+    bundle_cli.main(["--reuse", str(tmp_path / "bundle"), "--content", str(tmp_path / "content"),
+                     "--out", str(tmp_path / "swapped"), "--name", "robust", "--card", '{"content": "noise"}'])
+    swapped = Codec.from_pretrained(tmp_path / "swapped")
+    for name in ("decoder.safetensors", "f0vq.safetensors", "speaker.safetensors", "tables.npz", "render.json"):
+        assert (tmp_path / "bundle" / name).read_bytes() == (tmp_path / "swapped" / name).read_bytes()
+    assert swapped.config.card["content"] == "noise" and swapped.config.card["content_from"].startswith("tiny-test")
+    assert swapped.config.decodes == [f"{old.model_id:08x}"] and swapped.model_id != old.model_id
+    audio = speechlike(1.0, seed=3)
+    assert read_srb(old.encode(audio, 16000), old.tables).units.tolist() != \
+        read_srb(swapped.encode(audio, 16000), swapped.tables).units.tolist()
+    old_file = old.encode(audio, 16000)
+    assert np.array_equal(swapped.decode(old_file)[0], old.decode(old_file)[0])  # same decoder, same audio
+    other = ContentEncoder(old.content.config.model_copy(update={"channels": 8}))
+    other.save(tmp_path / "other")
+    with pytest.raises(SystemExit, match="configuration of the reused"):
+        bundle_cli.main(["--reuse", str(tmp_path / "bundle"), "--content", str(tmp_path / "other"),
+                         "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="give --decoder-run"):
+        bundle_cli.main(["--reuse", str(tmp_path / "bundle"), "--out", str(tmp_path / "y")])

@@ -65,7 +65,13 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     first = capsys.readouterr().out
     soft = "[content encoder, soft targets]"
     assert (f"{soft} finished" in first) == features and (f"{soft} skipped" in first) != features
+    assert "[content encoder, robust to noise] finished" in first
+    assert "[speaker encoder, robust to noise] finished" in first
     codec = Codec.from_pretrained(out)
+    clean = Codec.from_pretrained(out / "work" / "bundle-clean")  # the bundle before the robust encoder
+    assert codec.config.decodes == [f"{clean.model_id:08x}"]
+    assert (out / "work" / "bundle-clean" / "decoder.safetensors").read_bytes() == \
+        (out / "decoder.safetensors").read_bytes()
     wav, sr = sf.read(data / "dev" / "u1.flac", dtype="float32")
     blob = codec.encode(wav, sr)
     back, sr_out = codec.decode(blob)
@@ -74,7 +80,8 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     capsys.readouterr()
     assert srb(argv) == 0
     log = capsys.readouterr().out
-    for stage in ("content encoder", "F0 VQ-VAE", "student units") + (("content encoder, soft targets",) if features else ()):
+    for stage in ("content encoder", "F0 VQ-VAE", "student units", "content encoder, robust to noise",
+                  "speaker encoder, robust to noise") + (("content encoder, soft targets",) if features else ()):
         assert f"[{stage}] done already" in log
 
 

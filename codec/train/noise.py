@@ -1,0 +1,79 @@
+"""Background noise for robustness: mixing speech with noise at a chosen signal-to-noise ratio.
+
+The training split is clean read speech, and so is dev; a codec in use hears rooms, fans, streets
+and other talkers. This module makes noisy versions of clean utterances, for measuring srb under
+noise (``benchmarks/noise.py``) and for training encoders that ignore it. Kinds of noise, all made
+from nothing but numpy and the speech at hand (no noise corpus is available here):
+
+* ``white``: Gaussian, flat spectrum (a worst case for the high band);
+* ``pink``: power falling 3 dB per octave, the usual stand-in for fans and air conditioning;
+* ``brown``: 6 dB per octave, low rumble (cars, traffic);
+* ``babble``: several other utterances summed, each at its own level: the cocktail party, the
+  hardest kind for a speech model because it *is* speech.
+
+The SNR is the speech's active level (:func:`codec.level.active_level`: its pauses left out)
+against the noise's mean power over the whole mixture, so a given SNR means the same whatever
+the share of pauses in a file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codec.level import active_level, frame_powers
+
+KINDS = ("white", "pink", "brown", "babble")
+
+
+def colored_noise(n: int, slope_db_per_octave: float, rng: np.random.Generator) -> np.ndarray:
+    """``(n,)`` Gaussian noise whose power falls ``slope_db_per_octave`` per octave (0: white), unit power."""
+    spec = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
+    f = np.arange(n // 2 + 1, dtype=np.float64)
+    f[0] = f[1] if n > 1 else 1.0
+    # power ~ f^-a with a = slope / (10 log10 2) per octave; amplitude is its square root.
+    spec *= f ** (-slope_db_per_octave / (20 * np.log10(2)))
+    x = np.fft.irfft(spec, n)
+    return (x / (np.sqrt(np.mean(x ** 2)) + 1e-12)).astype(np.float32)
+
+
+def babble(n: int, talkers: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """``(n,)`` sum of ``talkers`` (each looped to ``n`` from a random offset and scaled to unit
+    active power, then a random level within 6 dB), unit mean power."""
+    out = np.zeros(n, np.float64)
+    for t in talkers:
+        t = np.asarray(t, np.float64)
+        level = active_level(frame_powers(t))
+        if level is None:
+            continue
+        start = int(rng.integers(0, len(t)))
+        reps = -(-(n + start) // len(t))
+        seg = np.tile(t, reps)[start:start + n] / 10 ** (level / 20)
+        out += seg * 10 ** (rng.uniform(-6, 0) / 20)
+    power = np.mean(out ** 2)
+    if not power > 0:
+        raise ValueError("babble needs at least one talker with some sound")
+    return (out / np.sqrt(power)).astype(np.float32)
+
+
+def make_noise(kind: str, n: int, rng: np.random.Generator, talkers: list[np.ndarray] | None = None) -> np.ndarray:
+    """``(n,)`` unit-power noise of ``kind`` (one of :data:`KINDS`); babble needs ``talkers``."""
+    if kind == "babble":
+        if not talkers:
+            raise ValueError("babble noise needs talkers (other utterances)")
+        return babble(n, talkers, rng)
+    slopes = {"white": 0.0, "pink": 3.0, "brown": 6.0}
+    if kind not in slopes:
+        raise ValueError(f"unknown noise kind {kind!r}: one of {', '.join(KINDS)}")
+    return colored_noise(n, slopes[kind], rng)
+
+
+def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``speech`` plus ``noise`` (same length) scaled so that the speech's active level is
+    ``snr_db`` above the noise's mean power; float32. Raises ``ValueError`` for silent speech."""
+    speech = np.asarray(speech, np.float32)
+    level = active_level(frame_powers(speech))
+    if level is None:
+        raise ValueError("cannot mix noise at an SNR into silence")
+    noise = np.asarray(noise, np.float64)[: len(speech)]
+    scale = 10 ** ((level - snr_db) / 20) / (np.sqrt(np.mean(noise ** 2)) + 1e-12)
+    return (speech + scale * noise).astype(np.float32)

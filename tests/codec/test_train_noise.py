@@ -1,0 +1,75 @@
+"""``codec.train.noise``: coloured noise, babble, and mixing at an SNR."""
+
+import numpy as np
+import pytest
+
+from codec.level import active_level, frame_powers
+from codec.train.noise import KINDS, babble, colored_noise, make_noise, mix
+
+
+def octave_slope_db(x: np.ndarray, sr: int = 16000) -> float:
+    """Least-squares slope of band power in dB per octave, bands 250 Hz .. 4 kHz."""
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1 / sr)
+    centres = 250 * 2.0 ** np.arange(5)
+    power = [10 * np.log10(spec[(freqs >= c / np.sqrt(2)) & (freqs < c * np.sqrt(2))].sum()) for c in centres]
+    bandwidth = 10 * np.log10(centres)  # octave bands double in width: +3 dB per octave for white noise
+    return float(np.polyfit(np.log2(centres), np.array(power) - bandwidth, 1)[0])
+
+
+@pytest.mark.parametrize("slope", [pytest.param(0.0, id="white"), pytest.param(3.0, id="pink"),
+                                   pytest.param(6.0, id="brown")])
+def test_colored_noise_has_unit_power_and_its_slope(slope):
+    x = colored_noise(160000, slope, np.random.default_rng(0))
+    assert x.dtype == np.float32 and x.shape == (160000,)
+    assert np.mean(x.astype(np.float64) ** 2) == pytest.approx(1.0, rel=1e-3)
+    assert octave_slope_db(x) == pytest.approx(-slope, abs=0.5)
+
+
+def speech_like(n=32000, seed=0):
+    """Bursts of a harmonic tone with pauses between them (active level well defined)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 16000
+    env = (np.sin(2 * np.pi * 2 * t) > 0).astype(np.float64)
+    return (0.3 * env * np.sin(2 * np.pi * 150 * t + rng.uniform(0, 6))).astype(np.float32)
+
+
+@pytest.mark.parametrize("snr", [pytest.param(20.0, id="20dB"), pytest.param(0.0, id="0dB"),
+                                 pytest.param(-5.0, id="-5dB")])
+def test_mix_puts_the_noise_at_the_snr_below_the_active_level(snr):
+    s = speech_like()
+    noise = make_noise("pink", len(s), np.random.default_rng(1))
+    y = mix(s, noise, snr)
+    added = y.astype(np.float64) - s
+    level = active_level(frame_powers(s))
+    assert level - 10 * np.log10(np.mean(added ** 2)) == pytest.approx(snr, abs=0.01)
+    assert y.dtype == np.float32 and y.shape == s.shape
+
+
+def test_mix_refuses_silence():
+    with pytest.raises(ValueError, match="silence"):
+        mix(np.zeros(16000, np.float32), np.ones(16000, np.float32), 10.0)
+
+
+def test_babble_is_unit_power_of_its_talkers_and_needs_one_with_sound():
+    rng = np.random.default_rng(0)
+    talkers = [speech_like(20000, seed=i) for i in range(4)]
+    b = babble(50000, talkers, rng)
+    assert b.shape == (50000,) and np.mean(b.astype(np.float64) ** 2) == pytest.approx(1.0, rel=1e-3)
+    # it is made of the talkers: a 150 Hz tone dominates its spectrum
+    freqs = np.fft.rfftfreq(len(b), 1 / 16000)
+    assert abs(freqs[np.argmax(np.abs(np.fft.rfft(b)))] - 150) < 2
+    with pytest.raises(ValueError, match="talker"):
+        babble(1000, [np.zeros(500, np.float32)], rng)
+
+
+def test_make_noise_is_seeded_and_checks_its_kind():
+    for kind in KINDS:
+        talkers = [speech_like(seed=3)] if kind == "babble" else None
+        a = make_noise(kind, 4000, np.random.default_rng(5), talkers)
+        b = make_noise(kind, 4000, np.random.default_rng(5), talkers)
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="unknown noise kind"):
+        make_noise("rain", 100, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="talkers"):
+        make_noise("babble", 100, np.random.default_rng(0))
