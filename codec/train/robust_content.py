@@ -98,27 +98,48 @@ def distillation(teacher: ContentEncoder, noisy: NoisyCrops):
     return objective
 
 
+def dev_files(data: Path, every: int) -> tuple[list[np.ndarray], list[str]]:
+    """Every ``every``-th file of ``data / "dev"`` (16 kHz float32) and its manifest path."""
+    from codec.audio import load_audio
+    from codec.train.units import read_manifest
+
+    keys = [r["path"] for r in read_manifest(data / "dev")][::every]
+    return [load_audio(data / "dev" / k).numpy() for k in keys], keys
+
+
+def condition_mixtures(dev: list[np.ndarray], keys: list[str]):
+    """For each of :data:`EVAL_CONDITIONS`, ``(name, [mixture per file])``: the clean files, or each
+    mixed with noise seeded by its key and the condition (babble: five other files of ``dev``)."""
+    for cond in EVAL_CONDITIONS:
+        if cond is None:
+            yield "clean", dev
+            continue
+        name, mixes = f"{cond[0]}/{cond[1]:g}", []
+        for i, (x, key) in enumerate(zip(dev, keys)):
+            rng = np.random.default_rng(zlib.crc32(f"{key}|{name}".encode()))
+            others = [j for j in range(len(dev)) if j != i] or [i]
+            talkers = [dev[j] for j in rng.choice(others, size=min(5, len(others)), replace=False)]
+            mixes.append(mix(x, make_noise(cond[0], len(x), rng, talkers), cond[1]))
+        yield name, mixes
+
+
+def frozen(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` in eval mode without gradients (a teacher)."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
 @torch.no_grad()
 def agreement(model: ContentEncoder, reference: ContentEncoder, dev: list[np.ndarray], keys: list[str]) -> dict:
     """``{condition: share of frames}`` on which ``model`` hearing the condition's mixture chooses
-    ``reference``'s unit for the clean file (mixtures seeded per file and condition)."""
+    ``reference``'s unit for the clean file (:func:`condition_mixtures`)."""
     model.eval()
+    refs = [reference.units(torch.from_numpy(x)[None])[0].numpy() for x in dev]
     out = {}
-    for cond in EVAL_CONDITIONS:
-        name = "clean" if cond is None else f"{cond[0]}/{cond[1]:g}"
-        same = total = 0
-        for i, (x, key) in enumerate(zip(dev, keys)):
-            ref = reference.units(torch.from_numpy(x)[None])[0].numpy()
-            y = x
-            if cond is not None:
-                rng = np.random.default_rng(zlib.crc32(f"{key}|{name}".encode()))
-                others = [j for j in range(len(dev)) if j != i] or [i]
-                talkers = [dev[j] for j in rng.choice(others, size=min(5, len(others)), replace=False)]
-                y = mix(x, make_noise(cond[0], len(x), rng, talkers), cond[1])
-            u = model.units(torch.from_numpy(y)[None])[0].numpy()
-            same += int(np.sum(u == ref))
-            total += len(ref)
-        out[name] = same / max(1, total)
+    for name, mixes in condition_mixtures(dev, keys):
+        same = sum(int(np.sum(model.units(torch.from_numpy(y)[None])[0].numpy() == r)) for y, r in zip(mixes, refs))
+        out[name] = same / max(1, sum(len(r) for r in refs))
     return out
 
 
@@ -145,14 +166,9 @@ def main(argv=None) -> None:
     import soundfile as sf
 
     from codec.api import Codec
-    from codec.audio import load_audio
-    from codec.train.units import read_manifest
 
-    teacher = Codec.from_pretrained(args.model).content.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    keys = [r["path"] for r in read_manifest(args.data / "dev")][:: args.dev_every]
-    dev = [load_audio(args.data / "dev" / k).numpy() for k in keys]
+    teacher = frozen(Codec.from_pretrained(args.model).content)
+    dev, keys = dev_files(args.data, args.dev_every)
     if args.eval_only:
         model = ContentEncoder.load(args.student) if args.student else teacher
         for k, v in agreement(model, teacher, dev, keys).items():

@@ -25,7 +25,6 @@ import argparse
 import copy
 import math
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +33,7 @@ import torch
 from codec.speaker import SpeakerEncoder
 from codec.train.checkpoint import JsonlLog
 from codec.train.content import UnitCorpus
-from codec.train.noise import make_noise, mix
-from codec.train.robust_content import EVAL_CONDITIONS, NoisyCrops
+from codec.train.robust_content import NoisyCrops, condition_mixtures, dev_files, frozen
 
 
 def relative_error(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -46,24 +44,15 @@ def relative_error(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def agreement(model: SpeakerEncoder, reference: SpeakerEncoder, dev: list[np.ndarray], keys: list[str]) -> dict:
     """``{condition: (mean cosine, share of product-quantizer indices equal)}`` between ``model``'s
-    vector of each dev file's mixture and ``reference``'s of the clean file."""
+    vector of each dev file's mixture (:func:`codec.train.robust_content.condition_mixtures`) and
+    ``reference``'s of the clean file."""
+    refs = [reference(torch.from_numpy(x)[None]) for x in dev]
     out = {}
-    for cond in EVAL_CONDITIONS:
-        name = "clean" if cond is None else f"{cond[0]}/{cond[1]:g}"
-        cos, same, total = [], 0, 0
-        for i, (x, key) in enumerate(zip(dev, keys)):
-            ref = reference(torch.from_numpy(x)[None])
-            y = x
-            if cond is not None:
-                rng = np.random.default_rng(zlib.crc32(f"{key}|{name}".encode()))
-                others = [j for j in range(len(dev)) if j != i] or [i]
-                talkers = [dev[j] for j in rng.choice(others, size=min(5, len(others)), replace=False)]
-                y = mix(x, make_noise(cond[0], len(x), rng, talkers), cond[1])
-            vec = model(torch.from_numpy(y)[None])
-            cos.append(torch.nn.functional.cosine_similarity(vec, ref).item())
-            same += int((model.quantize(vec) == reference.quantize(ref)).sum())
-            total += model.config.groups
-        out[name] = (float(np.mean(cos)), same / max(1, total))
+    for name, mixes in condition_mixtures(dev, keys):
+        vecs = [model(torch.from_numpy(y)[None]) for y in mixes]
+        cos = [torch.nn.functional.cosine_similarity(v, r).item() for v, r in zip(vecs, refs)]
+        same = sum(int((model.quantize(v) == reference.quantize(r)).sum()) for v, r in zip(vecs, refs))
+        out[name] = (float(np.mean(cos)), same / max(1, len(vecs) * model.config.groups))
     return out
 
 
@@ -89,14 +78,10 @@ def main(argv=None) -> None:
     import soundfile as sf
 
     from codec.api import Codec
-    from codec.audio import load_audio
     from codec.train.units import read_manifest
 
-    teacher = Codec.from_pretrained(args.model).speaker.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    keys = [r["path"] for r in read_manifest(args.data / "dev")][:: args.dev_every]
-    dev = [load_audio(args.data / "dev" / k).numpy() for k in keys]
+    teacher = frozen(Codec.from_pretrained(args.model).speaker)
+    dev, keys = dev_files(args.data, args.dev_every)
     student = copy.deepcopy(teacher)
     if args.eval_only:
         if args.student:
