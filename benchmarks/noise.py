@@ -5,7 +5,9 @@
 
 Each file is mixed with noise (``codec.train.noise``: white, pink, brown, or babble made of other
 files of the same split, never the file's own speaker when the manifest names speakers) at an SNR
-of the speech's active level over the noise power, then coded by each system; every output is
+of the speech's active level over the noise power (condition KIND/SNR), or played in a synthetic
+room (``reverb/RT60`` in ms: ``codec.train.noise.reverberate``, direct path 3 dB above the
+reverberation, same active level), then coded by each system; every output is
 scored against the *clean* file with the report's judges (STOI, MCD, DNSMOS, Praat F0 errors,
 Whisper base word errors against the transcripts, Resemblyzer speaker cosine). ``input`` is the noisy mixture itself, not
 coded: what a listener would get from an uncoded line. For srb two more columns: *units kept*,
@@ -27,7 +29,8 @@ from benchmarks.markdown import emit
 
 
 def parse_conditions(text: str) -> list[tuple[str, float | None]]:
-    """``"clean,babble/10,pink/5"`` -> ``[("clean", None), ("babble", 10.0), ("pink", 5.0)]``."""
+    """``"clean,babble/10,reverb/600"`` -> ``[("clean", None), ("babble", 10.0), ("reverb", 600.0)]``
+    (KIND/SNR in dB for noise, reverb/RT60 in ms for a room)."""
     out = []
     for part in text.split(","):
         if part == "clean":
@@ -40,7 +43,7 @@ def parse_conditions(text: str) -> list[tuple[str, float | None]]:
 
 def noisy_versions(items, refs, conditions, talkers_per_file: int = 5) -> dict[str, list[np.ndarray]]:
     """``{condition name: [mixture per item]}``; mixtures peak-limited to 0.99 (scaled, not clipped)."""
-    from codec.train.noise import make_noise, mix
+    from codec.train.noise import make_noise, mix, reverberate
 
     out = {}
     for kind, snr in conditions:
@@ -51,6 +54,9 @@ def noisy_versions(items, refs, conditions, talkers_per_file: int = 5) -> dict[s
                 mixes.append(x)
                 continue
             rng = np.random.default_rng(zlib.crc32(f"{it.key}|{name}".encode()))
+            if kind == "reverb":
+                mixes.append(reverberate(x, snr / 1000, rng))
+                continue
             talkers = None
             if kind == "babble":
                 others = [j for j, o in enumerate(items) if j != i and o.speaker != it.speaker]

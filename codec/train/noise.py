@@ -11,6 +11,10 @@ from nothing but numpy and the speech at hand (no noise corpus is available here
 * ``babble``: several other utterances summed, each at its own level: the cocktail party, the
   hardest kind for a speech model because it *is* speech.
 
+Rooms: :func:`reverberate` convolves speech with a synthetic impulse response (a direct path,
+then Gaussian noise decaying by 60 dB over the reverberation time RT60), as a stand-in for the
+measured room responses that are not available here.
+
 The SNR is the speech's active level (:func:`codec.level.active_level`: its pauses left out)
 against the noise's mean power over the whole mixture, so a given SNR means the same whatever
 the share of pauses in a file.
@@ -77,3 +81,31 @@ def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     noise = np.asarray(noise, np.float64)[: len(speech)]
     scale = 10 ** ((level - snr_db) / 20) / (np.sqrt(np.mean(noise ** 2)) + 1e-12)
     return (speech + scale * noise).astype(np.float32)
+
+
+def room_response(rt60_s: float, rng: np.random.Generator, drr_db: float = 3.0, sr: int = 16000) -> np.ndarray:
+    """``(round(rt60_s * sr),)`` synthetic room impulse response: 1 at sample 0 (the direct path),
+    then from 2 ms on Gaussian noise whose amplitude falls by 60 dB over ``rt60_s`` seconds, scaled
+    so the direct path's energy is ``drr_db`` above the tail's (direct-to-reverberant ratio)."""
+    n = max(2, int(round(rt60_s * sr)))
+    t = np.arange(n) / sr
+    tail = rng.standard_normal(n) * 10 ** (-3.0 * t / rt60_s)  # -60 dB in amplitude at t = rt60
+    tail[: max(1, int(0.002 * sr))] = 0.0
+    tail *= 10 ** (-drr_db / 20) / np.sqrt(np.sum(tail ** 2) + 1e-12)
+    tail[0] = 1.0
+    return tail.astype(np.float32)
+
+
+def reverberate(speech: np.ndarray, rt60_s: float, rng: np.random.Generator, drr_db: float = 3.0) -> np.ndarray:
+    """``speech`` through :func:`room_response`, cut to its length and brought back to its active
+    level; float32. Raises ``ValueError`` for silent speech."""
+    speech = np.asarray(speech, np.float32)
+    level = active_level(frame_powers(speech))
+    if level is None:
+        raise ValueError("cannot reverberate silence")
+    h = room_response(rt60_s, rng, drr_db)
+    n = len(speech) + len(h) - 1
+    size = 1 << (n - 1).bit_length()
+    y = np.fft.irfft(np.fft.rfft(speech, size) * np.fft.rfft(h, size), size)[: len(speech)]
+    out_level = active_level(frame_powers(y))
+    return (y * 10 ** ((level - out_level) / 20)).astype(np.float32)

@@ -39,13 +39,13 @@ import torch.nn.functional as F
 from codec.content import ContentEncoder
 from codec.train.checkpoint import JsonlLog, save_checkpoint
 from codec.train.content import IGNORE, TrainConfig, UnitCorpus, train
-from codec.train.noise import make_noise, mix
+from codec.train.noise import make_noise, mix, reverberate
 
 #: kinds of noise drawn for a noisy crop, babble twice as often as each other kind
 KIND_DRAW = ("babble", "babble", "white", "pink", "brown")
-#: conditions of the dev evaluation: (kind, SNR dB), None = the clean file
+#: conditions of the dev evaluation: (kind, SNR dB) or ("reverb", RT60 ms), None = the clean file
 EVAL_CONDITIONS = (None, ("babble", 20.0), ("babble", 10.0), ("babble", 5.0), ("pink", 20.0), ("pink", 10.0),
-                   ("pink", 5.0), ("white", 10.0))
+                   ("pink", 5.0), ("white", 10.0), ("reverb", 300.0), ("reverb", 600.0))
 
 
 class NoisyCrops:
@@ -57,16 +57,25 @@ class NoisyCrops:
         snr_range: SNRs in dB are drawn uniformly from this range.
         talkers: ``(min, max)`` utterances summed into one babble.
         seed: the augmentation's own random stream.
+        reverb_share: probability that a crop is first played in a synthetic room
+            (:func:`codec.train.noise.reverberate`, RT60 drawn from ``rt60_range`` seconds); a
+            reverberant crop then gets noise like any other, or stays without it with ``clean_share``.
     """
 
     def __init__(self, corpus: UnitCorpus, clean_share: float = 0.2, snr_range=(0.0, 30.0), talkers=(3, 7),
-                 seed: int = 1):
+                 seed: int = 1, reverb_share: float = 0.0, rt60_range=(0.2, 0.9)):
         self.corpus, self.clean_share, self.snr_range, self.talkers = corpus, clean_share, snr_range, talkers
+        self.reverb_share, self.rt60_range = reverb_share, rt60_range
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, wav: torch.Tensor) -> torch.Tensor:
         out = wav.clone().numpy()
         for b in range(out.shape[0]):
+            if self.reverb_share and self.rng.random() < self.reverb_share:
+                try:
+                    out[b] = reverberate(out[b], float(self.rng.uniform(*self.rt60_range)), self.rng)
+                except ValueError:  # a silent crop
+                    pass
             if self.rng.random() < self.clean_share:
                 continue
             kind = str(self.rng.choice(KIND_DRAW))
@@ -117,6 +126,9 @@ def condition_mixtures(dev: list[np.ndarray], keys: list[str]):
         name, mixes = f"{cond[0]}/{cond[1]:g}", []
         for i, (x, key) in enumerate(zip(dev, keys)):
             rng = np.random.default_rng(zlib.crc32(f"{key}|{name}".encode()))
+            if cond[0] == "reverb":
+                mixes.append(reverberate(x, cond[1] / 1000, rng))
+                continue
             others = [j for j in range(len(dev)) if j != i] or [i]
             talkers = [dev[j] for j in rng.choice(others, size=min(5, len(others)), replace=False)]
             mixes.append(mix(x, make_noise(cond[0], len(x), rng, talkers), cond[1]))
@@ -154,6 +166,10 @@ def main(argv=None) -> None:
     ap.add_argument("--clean-share", type=float, default=0.2)
     ap.add_argument("--snr-min", type=float, default=0.0)
     ap.add_argument("--snr-max", type=float, default=30.0)
+    ap.add_argument("--init-student", type=Path, default=None,
+                    help="start the student from this export (e.g. an earlier robust run) instead of the teacher")
+    ap.add_argument("--reverb-share", type=float, default=0.0,
+                    help="share of crops first played in a synthetic room (RT60 0.2-0.9 s); v0.4 was trained with 0")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dev-every", type=int, default=4, help="every N-th dev file for the evaluation")
     ap.add_argument("--eval-only", action="store_true", help="only evaluate the bundle's encoder (or --student)")
@@ -182,14 +198,15 @@ def main(argv=None) -> None:
     corpus = UnitCorpus(audio, [units[offsets[i]: offsets[i + 1]] for i in range(len(paths))])
     cfg = TrainConfig(**{n: getattr(args, n) for n in ("steps", "batch_size", "crop_frames", "lr", "warmup", "seed",
                                                         "minutes", "ckpt_every", "log_every")})
-    student = copy.deepcopy(teacher)
+    student = ContentEncoder.load(args.init_student) if args.init_student else copy.deepcopy(teacher)
     for p in student.parameters():
         p.requires_grad_(True)
     args.out.mkdir(parents=True, exist_ok=True)
     init = args.out / "init.pt"  # the bundle's weights and log-mel statistics as the start
     if not init.exists():
         save_checkpoint(init, 0, {"model": student}, {}, np.random.default_rng(0))
-    noisy = NoisyCrops(corpus, args.clean_share, (args.snr_min, args.snr_max), seed=args.seed + 1)
+    noisy = NoisyCrops(corpus, args.clean_share, (args.snr_min, args.snr_max), seed=args.seed + 1,
+                       reverb_share=args.reverb_share)
     t0 = time.time()
     result = train(student, corpus, cfg, args.out, torch.device("cpu"), objective=distillation(teacher, noisy),
                    init_from=init)

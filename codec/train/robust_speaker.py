@@ -67,6 +67,10 @@ def main(argv=None) -> None:
     ap.add_argument("--crop-seconds", type=float, default=4.0)
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--clean-share", type=float, default=0.2)
+    ap.add_argument("--init-student", type=Path, default=None,
+                    help="start the student from this export (e.g. an earlier robust run) instead of the teacher")
+    ap.add_argument("--reverb-share", type=float, default=0.0,
+                    help="share of crops first played in a synthetic room (RT60 0.2-0.9 s); v0.4 was trained with 0")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dev-every", type=int, default=4)
@@ -94,9 +98,11 @@ def main(argv=None) -> None:
     rows = read_manifest(args.data / "train")
     audio = [sf.read(args.data / "train" / r["path"], dtype="int16")[0] for r in rows]
     corpus = UnitCorpus(audio, [np.zeros(-(-len(a) // 320), np.int64) for a in audio])  # the frame grid only
-    noisy = NoisyCrops(corpus, args.clean_share, seed=args.seed + 1)
+    noisy = NoisyCrops(corpus, args.clean_share, seed=args.seed + 1, reverb_share=args.reverb_share)
     gen = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
+    if args.init_student:
+        load_exported(student, args.init_student)
     for p in student.parameters():
         p.requires_grad_(True)
     student.eval()  # batch norm keeps the shipped statistics: the vector space stays the decoder's

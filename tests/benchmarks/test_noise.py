@@ -41,3 +41,12 @@ def test_loud_mixtures_are_scaled_below_full_scale():
     refs = [tone_bursts(0, amp=0.95), tone_bursts(1, amp=0.95)]
     out = noisy_versions(items, refs, parse_conditions("white/0"))
     assert all(np.max(np.abs(y)) <= 0.99 + 1e-6 for y in out["white/0"])
+
+
+def test_reverb_condition_is_a_room_at_the_same_level():
+    items = [SimpleNamespace(key="a", speaker="x")]
+    refs = [tone_bursts(0)]
+    assert parse_conditions("reverb/600") == [("reverb", 600.0)]
+    y = noisy_versions(items, refs, parse_conditions("reverb/600"))["reverb/600"][0]
+    assert y.shape == refs[0].shape and not np.array_equal(y, refs[0])
+    assert active_level(frame_powers(y)) == pytest.approx(active_level(frame_powers(refs[0])), abs=0.01)

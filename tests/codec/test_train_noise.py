@@ -73,3 +73,26 @@ def test_make_noise_is_seeded_and_checks_its_kind():
         make_noise("rain", 100, np.random.default_rng(0))
     with pytest.raises(ValueError, match="talkers"):
         make_noise("babble", 100, np.random.default_rng(0))
+
+
+def test_room_response_decays_over_its_rt60_with_its_direct_to_reverberant_ratio():
+    from codec.train.noise import room_response
+
+    h = room_response(0.5, np.random.default_rng(0), drr_db=3.0).astype(np.float64)
+    assert h.shape == (8000,) and h[0] == 1.0 and not np.any(h[1:32])
+    assert 10 * np.log10(1.0 / np.sum(h[1:] ** 2)) == pytest.approx(3.0, abs=1e-4)
+    early, late = np.mean(h[800:1600] ** 2), np.mean(h[4800:5600] ** 2)  # 50-100 ms and 300-350 ms
+    assert 10 * np.log10(early / late) == pytest.approx(60 * 0.25 / 0.5, abs=3.0)  # 60 dB per RT60
+
+
+def test_reverberate_keeps_length_and_level_and_smears_in_time():
+    from codec.train.noise import reverberate
+
+    s = speech_like()
+    y = reverberate(s, 0.6, np.random.default_rng(1))
+    assert y.shape == s.shape and y.dtype == np.float32
+    assert active_level(frame_powers(y)) == pytest.approx(active_level(frame_powers(s)), abs=0.01)
+    gap = slice(int(0.26 * 16000), int(0.30 * 16000))  # the start of a pause after a burst
+    assert np.mean(s[gap] ** 2) == 0 and np.mean(y[gap].astype(np.float64) ** 2) > 1e-5  # the room fills the pause
+    with pytest.raises(ValueError, match="silence"):
+        reverberate(np.zeros(1000, np.float32), 0.3, np.random.default_rng(0))
