@@ -40,8 +40,9 @@ PRESETS = {
         "content_soft": ["--steps", "4000", "--lr", "1e-3", "--soft-weight", "0.5"],
         "f0vq": [],
         "decoder": ["--gan-after", "3000"],
-        "robust_content": ["--steps", "6000", "--lr", "5e-4", "--warmup", "50"],
-        "robust_speaker": ["--steps", "1500"],
+        # one stage each; the shipped v0.5 had two (noise only, then with rooms: docs/NOISE.md)
+        "robust_content": ["--steps", "6000", "--lr", "5e-4", "--warmup", "50", "--reverb-share", "0.3"],
+        "robust_speaker": ["--steps", "1500", "--reverb-share", "0.3"],
     },
     "tiny": {
         "content": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "6", "--batch-size", "2",
