@@ -2,6 +2,8 @@
 
     python -m codec.train.robust_content --model codec/assets/default --data ../shared/data --out runs/content-robust \
         --steps 1500 --threads 2 --export runs/content-robust/export
+    python -m codec.train.robust_content --model V03 --init-student runs/content-robust2/export --reverb-share 0.3 \
+        --out runs/content-robust3 --steps 3000 --lr 3e-4 --threads 1 --export runs/content-robust3/export   # v0.5: rooms too
     python -m codec.train.robust_content --model codec/assets/default --data ../shared/data --eval-only
 
 The shipped content encoder learned from clean read speech: in babble at 5 dB SNR it chooses the
@@ -155,25 +157,30 @@ def agreement(model: ContentEncoder, reference: ContentEncoder, dev: list[np.nda
     return out
 
 
+def add_common_arguments(ap: argparse.ArgumentParser, encoder: str) -> None:
+    """The options both robust trainers take (this one and ``codec.train.robust_speaker``)."""
+    ap.add_argument("--model", default=None, help=f"bundle whose {encoder} encoder teaches (default: the bundled one)")
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="holds train/ and dev/")
+    ap.add_argument("--clean-share", type=float, default=0.2, help="share of crops left without noise")
+    ap.add_argument("--reverb-share", type=float, default=0.0,
+                    help="share of crops first played in a synthetic room (RT60 0.2-0.9 s); v0.4 was trained with 0")
+    ap.add_argument("--init-student", type=Path, default=None,
+                    help="start the student from this export (e.g. an earlier robust run) instead of the teacher")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dev-every", type=int, default=4, help="every N-th dev file for the evaluation")
+    ap.add_argument("--eval-only", action="store_true", help="only evaluate the bundle's encoder (or --student)")
+    ap.add_argument("--student", type=Path, default=None, help="with --eval-only: an exported encoder to evaluate")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default=None, help="bundle whose content encoder to start from (default: the bundled one)")
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="holds train/ and dev/")
+    add_common_arguments(ap, "content")
     ap.add_argument("--streams", type=Path, default=Path(".cache/cpu/train_streams.npz"),
                     help="the bundle's train streams (codec.train.bundle_streams): the crops' frame grid")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--export", type=Path, default=None, help="write PATH.safetensors (float16) + PATH.json")
-    ap.add_argument("--clean-share", type=float, default=0.2)
     ap.add_argument("--snr-min", type=float, default=0.0)
     ap.add_argument("--snr-max", type=float, default=30.0)
-    ap.add_argument("--init-student", type=Path, default=None,
-                    help="start the student from this export (e.g. an earlier robust run) instead of the teacher")
-    ap.add_argument("--reverb-share", type=float, default=0.0,
-                    help="share of crops first played in a synthetic room (RT60 0.2-0.9 s); v0.4 was trained with 0")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--dev-every", type=int, default=4, help="every N-th dev file for the evaluation")
-    ap.add_argument("--eval-only", action="store_true", help="only evaluate the bundle's encoder (or --student)")
-    ap.add_argument("--student", type=Path, default=None, help="with --eval-only: a saved encoder to evaluate")
     for name in ("steps", "batch_size", "crop_frames", "lr", "warmup", "seed", "minutes", "ckpt_every", "log_every"):
         field = TrainConfig.model_fields[name]
         ap.add_argument("--" + name.replace("_", "-"), type=type(field.default), default=field.default)

@@ -33,7 +33,7 @@ import torch
 from codec.speaker import SpeakerEncoder
 from codec.train.checkpoint import JsonlLog
 from codec.train.content import UnitCorpus
-from codec.train.robust_content import NoisyCrops, condition_mixtures, dev_files, frozen
+from codec.train.robust_content import NoisyCrops, add_common_arguments, condition_mixtures, dev_files, frozen
 
 
 def relative_error(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -58,25 +58,15 @@ def agreement(model: SpeakerEncoder, reference: SpeakerEncoder, dev: list[np.nda
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default=None, help="bundle whose speaker encoder to start from (default: the bundled one)")
-    ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="holds train/ and dev/")
+    add_common_arguments(ap, "speaker")
     ap.add_argument("--out", type=Path, default=None, help="log folder (required to train)")
     ap.add_argument("--export", type=Path, default=None, help="write the encoder as PATH.safetensors (float16)")
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--crop-seconds", type=float, default=4.0)
     ap.add_argument("--lr", type=float, default=2e-4)
-    ap.add_argument("--clean-share", type=float, default=0.2)
-    ap.add_argument("--init-student", type=Path, default=None,
-                    help="start the student from this export (e.g. an earlier robust run) instead of the teacher")
-    ap.add_argument("--reverb-share", type=float, default=0.0,
-                    help="share of crops first played in a synthetic room (RT60 0.2-0.9 s); v0.4 was trained with 0")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--dev-every", type=int, default=4)
     ap.add_argument("--log-every", type=int, default=50)
-    ap.add_argument("--eval-only", action="store_true", help="only evaluate the bundle's encoder (or --student)")
-    ap.add_argument("--student", type=Path, default=None, help="with --eval-only: an exported encoder to evaluate")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     import soundfile as sf
