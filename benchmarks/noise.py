@@ -20,7 +20,6 @@ whatever it hears. The noise is seeded per file and condition: every system gets
 from __future__ import annotations
 
 import time
-import zlib
 
 import numpy as np
 
@@ -43,7 +42,7 @@ def parse_conditions(text: str) -> list[tuple[str, float | None]]:
 
 def noisy_versions(items, refs, conditions, talkers_per_file: int = 5) -> dict[str, list[np.ndarray]]:
     """``{condition name: [mixture per item]}``; mixtures peak-limited to 0.99 (scaled, not clipped)."""
-    from codec.train.noise import make_noise, mix, reverberate
+    from codec.train.noise import condition_version
 
     out = {}
     for kind, snr in conditions:
@@ -53,17 +52,16 @@ def noisy_versions(items, refs, conditions, talkers_per_file: int = 5) -> dict[s
             if snr is None:
                 mixes.append(x)
                 continue
-            rng = np.random.default_rng(zlib.crc32(f"{it.key}|{name}".encode()))
-            if kind == "reverb":
-                mixes.append(reverberate(x, snr / 1000, rng))
-                continue
-            talkers = None
-            if kind == "babble":
+
+            def talkers_for(rng, i=i, it=it):  # babble: other speakers' files
+                if kind != "babble":
+                    return None
                 others = [j for j, o in enumerate(items) if j != i and o.speaker != it.speaker]
-                talkers = [refs[j] for j in rng.choice(others, size=min(talkers_per_file, len(others)), replace=False)]
-            y = mix(x, make_noise(kind, len(x), rng, talkers), snr)
+                return [refs[j] for j in rng.choice(others, size=min(talkers_per_file, len(others)), replace=False)]
+
+            y = condition_version(x, it.key, kind, snr, talkers_for)
             peak = float(np.max(np.abs(y)))
-            mixes.append(y * (0.99 / peak) if peak > 0.99 else y)
+            mixes.append(y * (0.99 / peak) if peak > 0.99 and kind != "reverb" else y)
         out[name] = mixes
     return out
 
@@ -76,6 +74,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     codec, items = dev_script.start(args)
+    from benchmarks.metrics import SpeakerSimilarity
     from benchmarks.peers import peer_systems
     from benchmarks.render_scores import RenderScorer
     from benchmarks.report import read_audio
@@ -84,8 +83,6 @@ def main(argv=None) -> int:
     versions = noisy_versions(items, refs, parse_conditions(args.conditions))
     peers = peer_systems()
     scorer = RenderScorer(items, refs, refs, asr=args.asr, distillmos=args.distillmos)
-    from benchmarks.metrics import SpeakerSimilarity
-
     judge = SpeakerSimilarity()
     ref_voice = [judge.embed(x) for x in refs]
     clean_units = [codec.encode_streams(x, codec.sample_rate).units for x in refs]

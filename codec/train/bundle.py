@@ -198,18 +198,9 @@ def swap_encoders(reuse: Path, args) -> None:
             raise SystemExit("srb train bundle: error: --speaker must keep the reused bundle's codebooks and table")
         card["speaker_from"] = f"{old_config.name} ({old_id:08x})"
     card.update(json.loads(args.card))
-    decodes = [f"{old_id:08x}", *(i for i in old_config.decodes if i != f"{old_id:08x}")]
-    config = old_config.model_copy(update={"name": args.name, "card": card, "decodes": decodes})
-    model_id = save_bundle(args.out, config, new, tables)
-    if (reuse / RENDER_FILE).is_file():
-        shutil.copyfile(reuse / RENDER_FILE, Path(args.out) / RENDER_FILE)
-    kept = ["decoder.safetensors", "f0vq.safetensors", "tables.npz"] + ([] if args.speaker else ["speaker.safetensors"])
-    for file in kept:  # the claim, checked
-        if (reuse / file).read_bytes() != (Path(args.out) / file).read_bytes():
-            raise SystemExit(f"srb train bundle: {file} differs from {reuse}'s: the new bundle cannot claim its files")
     swapped = " and ".join(n for n, a in (("content", args.content), ("speaker", args.speaker)) if a)
-    print(f"bundle {args.out}: model id {model_id:08x}, new {swapped} encoder, the rest from {reuse} "
-          f"(tables {tables.tables_id:08x}); also decodes files of {', '.join(decodes)}")
+    write_reused(reuse, (old_config, modules, tables, old_id), args.out, args.name, new, card, {},
+                 f"new {swapped} encoder")
 
 
 def swap_decoder(reuse: Path, decoder: Decoder, steps: int, args) -> None:
@@ -222,18 +213,29 @@ def swap_decoder(reuse: Path, decoder: Decoder, steps: int, args) -> None:
     if args.blend is not None:
         decoder = blend_decoders(modules["decoder"], decoder, args.blend)
         card["decoder_blend"] = f"{1 - args.blend:g} x {old_config.name} ({old_id:08x}) + {args.blend:g} x {args.decoder_run}"
-    # Everything that codes is copied, so the new bundle decodes the old one's files (and those the
-    # old one decoded): they carry the same streams.
+    write_reused(reuse, (old_config, modules, tables, old_id), args.out, args.name, {**modules, "decoder": decoder},
+                 card, {"decoder": decoder.config.model_dump()}, f"decoder from {args.decoder_run}")
+
+
+def write_reused(reuse: Path, loaded: tuple, out, name: str, modules: dict, card: dict, update: dict,
+                 what: str) -> None:
+    """Write ``reuse``'s bundle (``loaded``: what :func:`codec.bundle.load_bundle` gave for it) to
+    ``out`` with ``modules`` (some of them new), ``card`` and the config ``update``, its tables and
+    ``render.json`` (the decoder-side finishing, outside the model id). The new bundle decodes
+    ``reuse``'s files and those ``reuse`` decoded: every component file not replaced is checked to
+    be byte-identical, so they carry the same streams and are decoded alike. ``what`` says what is
+    new, for the printed summary."""
+    old_config, old_modules, tables, old_id = loaded
     decodes = [f"{old_id:08x}", *(i for i in old_config.decodes if i != f"{old_id:08x}")]
-    config = old_config.model_copy(update={"name": args.name, "decoder": decoder.config.model_dump(), "card": card,
-                                           "decodes": decodes})
-    model_id = save_bundle(args.out, config, {**modules, "decoder": decoder}, tables)
-    if (reuse / RENDER_FILE).is_file():  # the decoder-side finishing carries over (outside the model id)
-        shutil.copyfile(reuse / RENDER_FILE, Path(args.out) / RENDER_FILE)
-    for file in ("content.safetensors", "f0vq.safetensors", "speaker.safetensors", "tables.npz"):  # the claim, checked
-        if (reuse / file).read_bytes() != (Path(args.out) / file).read_bytes():
+    config = old_config.model_copy(update={"name": name, **update, "card": card, "decodes": decodes})
+    model_id = save_bundle(out, config, modules, tables)
+    if (reuse / RENDER_FILE).is_file():
+        shutil.copyfile(reuse / RENDER_FILE, Path(out) / RENDER_FILE)
+    kept = [f"{c}.safetensors" for c in old_modules if modules[c] is old_modules[c]]
+    for file in kept + ["tables.npz"]:  # the claim, checked
+        if (reuse / file).read_bytes() != (Path(out) / file).read_bytes():
             raise SystemExit(f"srb train bundle: {file} differs from {reuse}'s: the new bundle cannot claim its files")
-    print(f"bundle {args.out}: model id {model_id:08x}, decoder from {args.decoder_run}, the rest from {reuse} "
+    print(f"bundle {out}: model id {model_id:08x}, {what}, the rest from {reuse} "
           f"(tables {tables.tables_id:08x}); also decodes files of {', '.join(decodes)}")
 
 

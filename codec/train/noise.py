@@ -22,6 +22,9 @@ the share of pauses in a file.
 
 from __future__ import annotations
 
+import zlib
+from typing import Callable
+
 import numpy as np
 
 from codec.level import active_level, frame_powers
@@ -109,3 +112,16 @@ def reverberate(speech: np.ndarray, rt60_s: float, rng: np.random.Generator, drr
     y = np.fft.irfft(np.fft.rfft(speech, size) * np.fft.rfft(h, size), size)[: len(speech)]
     out_level = active_level(frame_powers(y))
     return (y * 10 ** ((level - out_level) / 20)).astype(np.float32)
+
+
+def condition_version(speech: np.ndarray, key: str, kind: str, value: float,
+                      talkers_for: Callable[[np.random.Generator], list[np.ndarray] | None]) -> np.ndarray:
+    """``speech`` in the condition ``kind/value``, reproducibly: the random stream is seeded by
+    ``key`` (the file's name) and the condition, so every system and every run hears the same
+    mixture. ``reverb``: :func:`reverberate` with RT60 ``value`` ms; any other kind: noise of it
+    (:func:`make_noise`) mixed at ``value`` dB SNR, with ``talkers_for(rng)`` as babble's talkers
+    (called on the seeded stream before the noise is drawn)."""
+    rng = np.random.default_rng(zlib.crc32(f"{key}|{kind}/{value:g}".encode()))
+    if kind == "reverb":
+        return reverberate(speech, value / 1000, rng)
+    return mix(speech, make_noise(kind, len(speech), rng, talkers_for(rng)), value)

@@ -31,7 +31,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import copy
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,7 @@ import torch.nn.functional as F
 from codec.content import ContentEncoder
 from codec.train.checkpoint import JsonlLog, save_checkpoint
 from codec.train.content import IGNORE, TrainConfig, UnitCorpus, train
-from codec.train.noise import make_noise, mix, reverberate
+from codec.train.noise import condition_version, make_noise, mix, reverberate
 
 #: kinds of noise drawn for a noisy crop, babble twice as often as each other kind
 KIND_DRAW = ("babble", "babble", "white", "pink", "brown")
@@ -127,13 +126,11 @@ def condition_mixtures(dev: list[np.ndarray], keys: list[str]):
             continue
         name, mixes = f"{cond[0]}/{cond[1]:g}", []
         for i, (x, key) in enumerate(zip(dev, keys)):
-            rng = np.random.default_rng(zlib.crc32(f"{key}|{name}".encode()))
-            if cond[0] == "reverb":
-                mixes.append(reverberate(x, cond[1] / 1000, rng))
-                continue
-            others = [j for j in range(len(dev)) if j != i] or [i]
-            talkers = [dev[j] for j in rng.choice(others, size=min(5, len(others)), replace=False)]
-            mixes.append(mix(x, make_noise(cond[0], len(x), rng, talkers), cond[1]))
+            def talkers_for(rng, i=i):  # five other files, drawn for every kind (babble uses them)
+                others = [j for j in range(len(dev)) if j != i] or [i]
+                return [dev[j] for j in rng.choice(others, size=min(5, len(others)), replace=False)]
+
+            mixes.append(condition_version(x, key, cond[0], cond[1], talkers_for))
         yield name, mixes
 
 

@@ -23,7 +23,6 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import copy
-import math
 import time
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import torch
 
 from codec.speaker import SpeakerEncoder
 from codec.train.checkpoint import JsonlLog
-from codec.train.content import UnitCorpus
+from codec.train.content import TrainConfig, UnitCorpus, lr_at
 from codec.train.robust_content import NoisyCrops, add_common_arguments, condition_mixtures, dev_files, frozen
 
 
@@ -99,13 +98,14 @@ def main(argv=None) -> None:
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=0.0)
     log = JsonlLog(Path(args.out) / "log.jsonl")
     frames = int(args.crop_seconds * 50)
+    schedule = TrainConfig(lr=args.lr, steps=args.steps, warmup=0)
     t0, losses = time.time(), []
     for step in range(1, args.steps + 1):
         wav, _ = corpus.batch(gen, args.batch_size, frames, gain_db=6.0)
         with torch.no_grad():
             target = teacher(wav)
-        for g in opt.param_groups:  # cosine decay from lr to 5 % of it
-            g["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
+        for g in opt.param_groups:  # cosine decay from lr to 5 % of it, no warm-up
+            g["lr"] = lr_at(step, schedule)
         loss = relative_error(student(noisy(wav)), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
