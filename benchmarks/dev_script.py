@@ -39,7 +39,7 @@ def judges_flags(args: argparse.Namespace) -> str:
 
 def start(args: argparse.Namespace, finish: bool = True):
     """One torch thread (a shared 2-core machine), then ``(codec, items)``: the bundle named by
-    ``--model`` (with the finishing its ``render.json`` names, postfilter, pitch resynthesis and envelope smoother, or
+    ``--model`` (with the finishing its ``render.json`` names, postfilter, pitch resynthesis, envelope smoother and band refiner, or
     without: the vocoder's output, :meth:`codec.api.Codec.from_pretrained`) and the
     utterances of ``--data`` (:func:`benchmarks.report.load_items`), every ``--every``-th of them
     when the parser has that option."""
@@ -50,5 +50,5 @@ def start(args: argparse.Namespace, finish: bool = True):
     from codec.api import Codec
 
     items = load_items(Path(args.data))
-    return (Codec.from_pretrained(args.model, postfilter=finish, resynth=finish, smoother=finish),
+    return (Codec.from_pretrained(args.model, postfilter=finish, resynth=finish, smoother=finish, refiner=finish),
             items[:: getattr(args, "every", 1)])

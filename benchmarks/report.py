@@ -101,13 +101,15 @@ class SrbSystem(System):
     family = "srb"
 
     def __init__(self, model: str | None = None, postfilter: bool = True, resynth: bool = True,
-                 smoother: bool = True):
+                 smoother: bool = True, refiner: bool = True):
         self.model = model
-        # What the bundle's render.json turns on, or not: "srb-rs" without the envelope smoother
-        # (session 10's decoder), "srb-pf" without it and the pitch resynthesis (v0.3's first
-        # decoder), "srb-raw" without any (the vocoder's output as it is).
-        self.postfilter, self.resynth, self.smoother = postfilter, resynth, smoother
-        self.name = next((n for n, on in SRB_SYSTEMS.items() if on == (postfilter, resynth, smoother)), "srb-custom")
+        # What the bundle's render.json turns on, or not: "srb-sm" without the band refiner
+        # (sessions 11-12's decoder), "srb-rs" without it and the envelope smoother (session 10's),
+        # "srb-pf" without those and the pitch resynthesis (v0.3's first decoder), "srb-raw"
+        # without any (the vocoder's output as it is).
+        self.postfilter, self.resynth, self.smoother, self.refiner = postfilter, resynth, smoother, refiner
+        self.name = next((n for n, on in SRB_SYSTEMS.items() if on == (postfilter, resynth, smoother, refiner)),
+                         "srb-custom")
         self.codec = None
         self.load_s = 0.0
 
@@ -119,7 +121,7 @@ class SrbSystem(System):
 
             t0 = time.perf_counter()
             self.codec = Codec.from_pretrained(self.model, postfilter=self.postfilter, resynth=self.resynth,
-                                               smoother=self.smoother)
+                                               smoother=self.smoother, refiner=self.refiner)
             self.load_s = time.perf_counter() - t0
         except Exception as exc:  # ModelError (no default bundle yet, bad folder), ImportError
             what = "no bundled default model yet; pass --model BUNDLE" if self.model is None else f"--model {self.model}"
@@ -142,10 +144,11 @@ class SrbSystem(System):
         return CodedAudio(resample(out, sr, SR), 8 * len(data), t1 - t0, t2 - t1, extra, mem.added_mib)
 
 
-#: srb's systems: (postfilter, pitch resynthesis, envelope smoother) as the bundle's render.json
-#: names them, or off.
-SRB_SYSTEMS = {"srb": (True, True, True), "srb-rs": (True, True, False), "srb-pf": (True, False, False),
-               "srb-raw": (False, False, False)}
+#: srb's systems: (postfilter, pitch resynthesis, envelope smoother, band refiner) as the bundle's
+#: render.json names them, or off.
+SRB_SYSTEMS = {"srb": (True, True, True, True), "srb-sm": (True, True, True, False),
+               "srb-rs": (True, True, False, False), "srb-pf": (True, False, False, False),
+               "srb-raw": (False, False, False, False)}
 
 
 def all_system_names() -> list[str]:

@@ -37,6 +37,7 @@ def main(argv=None) -> int:
 
     codec.resynth = None  # the baseline: vocoder and postfilter; each variant re-voices that audio
     codec.smoother = None  # (chosen after the resynthesis, on its output: benchmarks/smoother.py)
+    codec.refiner = None  # (trained after them, on their output: codec/train/refiner.py)
     variants = [v.split("/") for v in args.variants.split(",")]
     refs, base, targets, ranges = [], [], [], []
     for it in items:

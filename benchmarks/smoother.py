@@ -53,6 +53,7 @@ def main(argv=None) -> int:
 
     variants = [(v, *parse_variant(v)) for v in args.variants.split(",")]
     codec.smoother = None  # the bundle's own (render.json), if any: the variants replace it
+    codec.refiner = None  # trained after the smoother, on its output (codec/train/refiner.py)
     resynth, codec.resynth, codec.apply_gain = codec.resynth, None, False
     refs, pf, streams = [], [], []
     for it in items:

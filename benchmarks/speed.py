@@ -37,18 +37,19 @@ SR = 16000
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dev"
 DEMO = ROOT / "codec" / "assets" / "samples" / "demo.flac"
-STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter", "resynth", "smoother")
+STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter", "resynth", "smoother", "refiner")
 #: What each stage does, for the report.
 STAGE_TEXT = {
     "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, the vocoder pass for the output gain, entropy coding)",
-    "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding, vocoder, postfilter, pitch resynthesis, envelope smoother)",
+    "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding, vocoder, postfilter, pitch resynthesis, envelope smoother, band refiner)",
     "content": "content encoder alone: `codec.content.units` on the waveform",
     "f0": "F0 extraction alone: `codec.pitch.extract_f0` (Praat, two passes)",
-    "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams (postfilter, resynthesis and smoother included)",
+    "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams (postfilter, resynthesis, smoother and refiner included)",
     "postfilter": "postfilter alone: `codec.postfilter.Postfilter` on the input waveform (none: skipped)",
     "resynth": "pitch resynthesis alone: `codec.resynth.Resynth` on the input waveform at its transmitted "
                "contour (one Praat pass on the audio, WORLD per voiced run; none: skipped)",
     "smoother": "envelope smoother alone: `codec.smoother.EnvelopeSmoother` on the input waveform (none: skipped)",
+    "refiner": "band refiner alone: `codec.refiner.BandRefiner` on the input waveform (none: skipped)",
 }
 
 
@@ -126,6 +127,8 @@ class Stages:
             return c.resynth(self.wav, self.target, self.range)
         if stage == "smoother":
             return c.smoother(self.tensor) if c.smoother is not None else self.tensor
+        if stage == "refiner":
+            return c.refiner(self.tensor) if c.refiner is not None else self.tensor
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
 

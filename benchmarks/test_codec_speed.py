@@ -85,6 +85,11 @@ def test_smoother_alone_60s(benchmark, stages):
     assert out.shape == stages[0].tensor.shape and bool(out.isfinite().all())
 
 
+def test_refiner_alone_60s(benchmark, stages):
+    out, _ = _bench(benchmark, stages, "refiner")
+    assert out.shape == stages[0].tensor.shape and bool(out.isfinite().all())
+
+
 @pytest.mark.parametrize("stage", ["encode", "decode"])
 def test_peak_memory_in_a_fresh_process(stage):
     pytest.importorskip("torch")

@@ -24,6 +24,7 @@ from .errors import ModelError
 from .level import active_level, frame_powers, gain_code, gain_factor
 from .postfilter import Postfilter, PostfilterConfig
 from .resynth import Resynth, ResynthConfig, resynth_contour, resynth_range
+from .refiner import BandRefiner
 from .smoother import EnvelopeSmoother, SmootherConfig
 from .unit_rdo import RateModel, choose_units
 
@@ -36,6 +37,22 @@ def bundled_models() -> dict[str, Path]:
     return {p.name: p for p in sorted(root.iterdir()) if (p / "bundle.json").is_file()} if root.is_dir() else {}
 
 
+def bundle_folder(name_or_path: str | Path | None = None) -> Path:
+    """The folder of a bundle: ``None`` for srb's default, a bundled name, or a bundle folder.
+
+    Raises:
+        ModelError: neither a folder nor a bundled name.
+    """
+    target = name_or_path or DEFAULT_MODEL
+    path = Path(target)
+    if path.is_dir():
+        return path
+    shipped = bundled_models()
+    if str(target) not in shipped:
+        raise ModelError(f"unknown model {str(target)!r}: not a folder, and srb ships {sorted(shipped) or 'none'}")
+    return shipped[str(target)]
+
+
 class Codec:
     """A loaded model bundle.
 
@@ -46,13 +63,16 @@ class Codec:
         resynth: the :class:`codec.resynth.ResynthConfig` that re-voices the decoded audio at
             the file's F0 contour (files that carry pitch statistics), or ``None``.
         smoother: the :class:`codec.smoother.SmootherConfig` that steadies the finished audio's
-            band envelopes (the last stage), or ``None``.
+            band envelopes, or ``None``.
+        refiner: the trained :class:`codec.refiner.BandRefiner` that moves the finished audio's band
+            levels towards the original's (the last stage), or ``None``.
         gain: apply the output gain files carry (format 1.3: the input's loudness, see
             :mod:`codec.level`); ``False`` leaves the output at the vocoder's own level.
     """
 
     def __init__(self, config, modules: dict, tables, model_id: int, postfilter: PostfilterConfig | None = None,
-                 resynth: ResynthConfig | None = None, gain: bool = True, smoother: SmootherConfig | None = None):
+                 resynth: ResynthConfig | None = None, gain: bool = True, smoother: SmootherConfig | None = None,
+                 refiner: BandRefiner | None = None):
         self.config = config
         self.content = modules["content"]
         self.f0vq = modules["f0vq"]
@@ -63,12 +83,14 @@ class Codec:
         # Files this codec decodes: its own, and those of the bundles it names as sharing its streams.
         self.decodable_ids = (model_id, *(int(i, 16) for i in config.decodes))
         self.sample_rate = config.sample_rate
-        for name, stage in (("postfilter", postfilter), ("pitch resynthesis", resynth), ("envelope smoother", smoother)):
+        for name, stage in (("postfilter", postfilter), ("pitch resynthesis", resynth), ("envelope smoother", smoother),
+                            ("band refiner", refiner)):
             if stage is not None and stage.sample_rate != config.sample_rate:
                 raise ModelError(f"{name} for {stage.sample_rate} Hz, model at {config.sample_rate} Hz")
         self.postfilter = Postfilter(postfilter) if postfilter is not None and postfilter.strength != 1.0 else None
         self.resynth = Resynth(resynth) if resynth is not None else None
         self.smoother = EnvelopeSmoother(smoother) if smoother is not None and smoother.depth > 0 else None
+        self.refiner = refiner if refiner is not None and refiner.config.scale > 0 else None
         self.apply_gain = bool(gain)
         self.unit_lambda = 0.0
         self._rate = None  # the unit tables' code lengths, built on first use
@@ -77,7 +99,7 @@ class Codec:
     def from_pretrained(cls, name_or_path: str | Path | None = None,
                         postfilter: bool | PostfilterConfig = True,
                         resynth: bool | ResynthConfig = True, gain: bool = True,
-                        smoother: bool | SmootherConfig = True) -> "Codec":
+                        smoother: bool | SmootherConfig = True, refiner: bool = True) -> "Codec":
         """Load a bundle: ``None`` for srb's default, a bundled name, or a bundle folder.
 
         Args:
@@ -88,17 +110,13 @@ class Codec:
             gain: apply the gain files carry (the input's loudness); ``False``: the vocoder's level.
             smoother: the same as ``postfilter`` for the envelope smoother
                 (:class:`~codec.smoother.SmootherConfig`).
+            refiner: the bundle's band refiner (``render.json`` and ``refiner.safetensors``), if it
+                has one; ``False`` for none.
 
         Raises:
             ModelError: unknown name, or a folder that is not a valid bundle.
         """
-        target = name_or_path or DEFAULT_MODEL
-        path = Path(target)
-        if not path.is_dir():
-            shipped = bundled_models()
-            if str(target) not in shipped:
-                raise ModelError(f"unknown model {str(target)!r}: not a folder, and srb ships {sorted(shipped) or 'none'}")
-            path = shipped[str(target)]
+        path = bundle_folder(name_or_path)
         render = load_render(path)
         if postfilter is True:
             postfilter = render.postfilter
@@ -106,22 +124,23 @@ class Codec:
             resynth = render.resynth
         if smoother is True:
             smoother = render.smoother
+        band_refiner = BandRefiner.load(path, render.refiner) if refiner and render.refiner is not None else None
         return cls(*load_bundle(path), postfilter=postfilter or None, resynth=resynth or None, gain=gain,
-                   smoother=smoother or None)
+                   smoother=smoother or None, refiner=band_refiner)
 
     def vocoder_only(self) -> "Codec":
-        """A shallow copy that decodes with the vocoder alone: no postfilter, pitch resynthesis
-        or envelope smoother (the gain setting is kept). Shares the loaded models."""
+        """A shallow copy that decodes with the vocoder alone: no postfilter, pitch resynthesis,
+        envelope smoother or band refiner (the gain setting is kept). Shares the loaded models."""
         bare = copy.copy(self)
-        bare.postfilter, bare.resynth, bare.smoother = None, None, None
+        bare.postfilter, bare.resynth, bare.smoother, bare.refiner = None, None, None, None
         return bare
 
     def context_frames(self) -> int:
         """Unit frames of context either side that make a decoded window exact (vocoder,
-        postfilter and envelope smoother, :func:`codec.synth.receptive_field_frames`)."""
+        postfilter, envelope smoother and band refiner, :func:`codec.synth.receptive_field_frames`)."""
         from .synth import receptive_field_frames
 
-        return receptive_field_frames(self.decoder, self.postfilter, self.smoother)
+        return receptive_field_frames(self.decoder, self.postfilter, self.smoother, self.refiner)
 
     # -- audio -> streams -> bytes ------------------------------------------------------------
 
@@ -177,13 +196,17 @@ class Codec:
     def vocoder_level(self, units: np.ndarray, codes: np.ndarray, speaker: SpeakerCode,
                       pitch_stats: tuple[int, int] | None) -> float | None:
         """Active level (dB, :func:`codec.level.active_level`) of the vocoder's output for these
-        streams: what the encoder measures the input against for the gain field. The postfilter
-        and the envelope smoother keep band powers and the pitch resynthesis keeps the envelope,
-        so the vocoder alone stands for the decoder (measured on 40 train files: the full decode
-        within -0.48..+0.17 dB of the input's level, benchmarks/results/level-train*.md)."""
+        streams, through the band refiner when this codec has one: what the encoder measures the
+        input against for the gain field. The postfilter and the envelope smoother keep band powers
+        and the pitch resynthesis keeps the envelope, so they are left out (measured on 40 train
+        files: the full decode within -0.48..+0.17 dB of the input's level,
+        benchmarks/results/level-train*.md); the refiner does not (it cuts loud frames more than it
+        raises quiet ones: about -1 dB on dev, docs/REFINER.md), so it is in."""
         from .synth import synthesize
 
         wav = synthesize(self.decoder, units, codes, self.speaker_vector(speaker), 0, pitch_stats)
+        if self.refiner is not None:
+            wav = self.refiner(torch.from_numpy(wav)).numpy()
         return active_level(frame_powers(np.clip(wav, -1.0, 1.0)))  # as the decoder's output is clipped
 
     def choose_units(self, logits: torch.Tensor, unit_lambda: float | None = None,
@@ -292,14 +315,16 @@ class Codec:
                          self.postfilter)[: streams.num_samples]
         if self.resynth is not None and streams.pitch_stats is not None:
             wav = self.revoice(wav, streams.f0, streams.pitch_stats, streams.pitch_cents)
-        wav = self.smooth(wav)
+        wav = self.finish_bands(wav)
         return np.clip(wav * self.output_gain(streams.gain), -1.0, 1.0).astype(np.float32)
 
-    def smooth(self, audio: np.ndarray) -> np.ndarray:
-        """``audio`` through :attr:`smoother`, the last stage before the gain (unchanged without one)."""
-        if self.smoother is None:
-            return audio
-        return self.smoother(torch.from_numpy(np.ascontiguousarray(audio, np.float32))).numpy()
+    def finish_bands(self, audio: np.ndarray) -> np.ndarray:
+        """``audio`` through :attr:`smoother` then :attr:`refiner`, the last stages before the gain
+        (each skipped when there is none)."""
+        for stage in (self.smoother, self.refiner):
+            if stage is not None:
+                audio = stage(torch.from_numpy(np.ascontiguousarray(audio, np.float32))).numpy()
+        return audio
 
     def output_gain(self, gain: int | None) -> float:
         """Amplitude factor for a file's gain field (1.0 without one, or when told to ignore it)."""
@@ -366,10 +391,10 @@ class Codec:
             source: ``.srb`` bytes, a binary file object, or an iterable of byte chunks (e.g. the
                 header and then one packet at a time, as they arrive).
             lookahead, lookbehind: unit frames (20 ms) of neighbouring packets' streams used as
-                context. Defaults: 200 ms ahead (within 2e-3 of the whole-file output, measured
-                1.2e-3), the receptive field behind (15 frames = 300 ms with the shipped model).
-                ``lookahead=15`` is exact; less trades accuracy for latency
-                (docs/STREAMING_EDITING.md has the measurements).
+                context. Defaults: 300 ms ahead (within 2e-3 of the whole-file output), the
+                receptive field behind (:meth:`context_frames`: 38 frames = 760 ms with the shipped
+                model, whose band refiner sees 342 ms either side). ``lookahead=context_frames()``
+                is exact; less trades accuracy for latency (docs/STREAMING_EDITING.md has the measurements).
         """
         from .streaming import stream_decode
 

@@ -9,10 +9,11 @@ Layout of a bundle folder::
     decoder.safetensors    vocoder (units, F0 codes, speaker vector -> audio)
     tables.npz             entropy tables (bitstream.EntropyTables)
     render.json            optional: RenderConfig, how the decoded audio is finished (postfilter, pitch resynthesis,
-                           envelope smoother)
+                           envelope smoother, band refiner)
+    refiner.safetensors    the band refiner's weights, when render.json names one
 
 The model id written in every ``.srb`` header is the first 4 bytes of SHA-256 over these files'
-names and bytes (``render.json`` excepted), so a file decodes only with the exact bundle that made
+names and bytes (``render.json`` and ``refiner.safetensors`` excepted), so a file decodes only with the exact bundle that made
 it. ``render.json`` stays outside the id because it changes only what the decoder does after the
 vocoder, never what the streams mean: files made before a bundle gained it still decode. Weights
 are read with safetensors (no pickle); configs are validated by pydantic before any module is built.
@@ -31,6 +32,7 @@ from bitstream import EntropyTables, SrbTablesError
 from .bundle_id import BUNDLE_FILES, COMPONENTS, is_model_id, model_id_of
 from .errors import ModelError
 from .postfilter import PostfilterConfig
+from .refiner import RefinerConfig
 from .resynth import ResynthConfig
 from .smoother import SmootherConfig
 
@@ -76,6 +78,7 @@ class RenderConfig(BaseModel):
     postfilter: PostfilterConfig | None = None
     resynth: ResynthConfig | None = None
     smoother: SmootherConfig | None = None
+    refiner: RefinerConfig | None = None  # its weights: refiner.safetensors beside render.json
 
 
 def save_render(folder, render: RenderConfig) -> None:

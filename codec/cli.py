@@ -103,10 +103,11 @@ def _wav_bytes(wav, sample_rate: int) -> bytes:
 
 
 def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True, gain: bool = True,
-                smoother: bool = True):
+                smoother: bool = True, refiner: bool = True):
     from .api import Codec
 
-    return Codec.from_pretrained(model, postfilter=postfilter, resynth=resynth, gain=gain, smoother=smoother)
+    return Codec.from_pretrained(model, postfilter=postfilter, resynth=resynth, gain=gain, smoother=smoother,
+                                 refiner=refiner)
 
 
 def _convert(args, suffix: str, label: str, convert) -> int:
@@ -161,7 +162,7 @@ def _lost_line(path: str, lost, sample_rate: int) -> str:
 
 def cmd_decode(args) -> int:
     codec = _load_codec(args.model, postfilter=not args.no_postfilter, resynth=not args.no_resynth,
-                        gain=not args.no_gain, smoother=not args.no_smoother)
+                        gain=not args.no_gain, smoother=not args.no_smoother, refiner=not args.no_refiner)
     if args.stream:
         return _decode_stream(codec, args)
     if args.format == "raw":
@@ -299,7 +300,8 @@ def cmd_demo(args) -> int:
     finishing = ([f"harmonic postfilter (strength {pf.config.strength:g})"] if pf else []) + (
         ["pitch resynthesis (WORLD)"] if codec.resynth else []) + (
         [f"envelope smoother ({1000 * codec.smoother.config.frames * codec.smoother.config.hop / sr:.0f} ms)"]
-        if codec.smoother else [])
+        if codec.smoother else []) + (
+        [f"band refiner ({codec.refiner.config.bands} bands, scale {codec.refiner.config.scale:g})"] if codec.refiner else [])
     print(f"encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s on this machine; decoder finishing: "
           + (", ".join(finishing) or "none") + "\n")
     print(bitrate_report(data, codec.tables).format())
@@ -345,13 +347,15 @@ def build_parser() -> argparse.ArgumentParser:
     dec.add_argument("--format", choices=("raw", "wav"), default=None,
                      help="with --stream: raw s16le PCM (default) or WAV")
     dec.add_argument("--lookahead", type=int, default=None, metavar="FRAMES",
-                     help="with --stream: unit frames (20 ms) of the next packet used as context (default 10)")
+                     help="with --stream: unit frames (20 ms) of the next packet used as context (default 15)")
     dec.add_argument("--no-postfilter", action="store_true",
                      help="without the bundle's harmonic postfilter")
     dec.add_argument("--no-resynth", action="store_true",
                      help="without the bundle's pitch resynthesis (the decoded voice at the vocoder's own pitch)")
     dec.add_argument("--no-smoother", action="store_true",
                      help="without the bundle's envelope smoother (the band levels as the vocoder left them)")
+    dec.add_argument("--no-refiner", action="store_true",
+                     help="without the bundle's band refiner (the band levels as the smoother left them)")
     dec.add_argument("--no-gain", action="store_true",
                      help="ignore the input's loudness the file carries (the vocoder's own level)")
     dec.add_argument("--strict", action="store_true", help="fail on a lost or damaged packet instead of "
@@ -394,6 +398,7 @@ TRAINERS = {
     "content": "content",
     "robust-content": "robust_content",
     "robust-speaker": "robust_speaker",
+    "refiner": "refiner",
     "ssl": "ssl",
     "f0vq": "f0vq",
     "units": "units",

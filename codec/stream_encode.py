@@ -211,11 +211,13 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
 
 
 def _vocoder_level(codec, streams: Streams, packet_frames: int) -> float | None:
-    """:meth:`codec.api.Codec.vocoder_level` packet by packet (bounded memory): the vocoder alone,
-    with its whole receptive field as context, so each packet's audio is the whole-file output's."""
+    """:meth:`codec.api.Codec.vocoder_level` packet by packet (bounded memory): the vocoder alone
+    and the band refiner if the codec has one, with their whole receptive field as context, so each
+    packet's audio is the whole-file output's."""
     from .streaming import stream_decode
 
     bare = codec.vocoder_only()
+    bare.refiner = codec.refiner
     bare.apply_gain = False
     data = write_srb(streams, codec.tables, packet_frames)
     chunks = stream_decode(bare, data, lookahead=codec.context_frames())  # audio a packet at a time

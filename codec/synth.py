@@ -32,13 +32,14 @@ from .pitch import stats_from_code
 LOSS_FADE_S = 0.1
 
 
-def receptive_field_frames(decoder, postfilter=None, smoother=None) -> int:
+def receptive_field_frames(decoder, *stages) -> int:
     """Unit frames of context, each side, that make a window's output exact (see module doc),
-    with the own context of a :class:`codec.postfilter.Postfilter` and of a
-    :class:`codec.smoother.EnvelopeSmoother` added when they are given."""
+    with the own context (``context_samples``) of each finishing stage after the vocoder that is
+    given and not ``None`` (:class:`codec.postfilter.Postfilter`, :class:`codec.smoother.EnvelopeSmoother`,
+    :class:`codec.refiner.BandRefiner`)."""
     c = decoder.config
     frames = (c.kernel // 2) * (1 + c.layers) + math.ceil(c.n_fft / 2 / c.hop)
-    samples = frames * c.hop + sum(stage.context_samples for stage in (postfilter, smoother) if stage is not None)
+    samples = frames * c.hop + sum(stage.context_samples for stage in stages if stage is not None)
     return math.ceil(samples / c.unit_hop)
 
 

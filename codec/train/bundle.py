@@ -12,7 +12,7 @@ What it adds on top of the trained weights:
 
 With ``--reuse BUNDLE --decoder-run RUN`` only the decoder is new: content encoder, F0 VQ-VAE, speaker encoder
 (table and quantizer included), entropy tables and the decoder-side finishing (``render.json``:
-postfilter, pitch resynthesis, envelope smoother) are copied from BUNDLE, so the new bundle codes
+postfilter, pitch resynthesis, envelope smoother, band refiner) are copied from BUNDLE, so the new bundle codes
 every file exactly as BUNDLE does and differs only in how it decodes (a decoder fine-tuned from
 BUNDLE's, measured against it with nothing else moving). ``--blend A`` (with ``--reuse``) takes
 ``(1 - A) * BUNDLE's + A * the run's`` decoder weights instead of the run's alone: network
@@ -40,6 +40,7 @@ import torch
 
 from bitstream import EntropyTables, Profile, fit_f0_given_units, fit_stream_tables
 from codec.bundle import RENDER_FILE, BundleConfig, save_bundle
+from codec.refiner import WEIGHTS_FILE as REFINER_WEIGHTS
 from codec.content import ContentEncoder
 from codec.decoder import Decoder, DecoderConfig
 from codec.f0vq import F0VQVAE
@@ -229,8 +230,9 @@ def write_reused(reuse: Path, loaded: tuple, out, name: str, modules: dict, card
     decodes = [f"{old_id:08x}", *(i for i in old_config.decodes if i != f"{old_id:08x}")]
     config = old_config.model_copy(update={"name": name, **update, "card": card, "decodes": decodes})
     model_id = save_bundle(out, config, modules, tables)
-    if (reuse / RENDER_FILE).is_file():
-        shutil.copyfile(reuse / RENDER_FILE, Path(out) / RENDER_FILE)
+    for file in (RENDER_FILE, REFINER_WEIGHTS):  # the finishing, outside the model id
+        if (reuse / file).is_file():
+            shutil.copyfile(reuse / file, Path(out) / file)
     kept = [f"{c}.safetensors" for c in old_modules if modules[c] is old_modules[c]]
     for file in kept + ["tables.npz"]:  # the claim, checked
         if (reuse / file).read_bytes() != (Path(out) / file).read_bytes():

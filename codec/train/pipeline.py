@@ -18,7 +18,9 @@ trainers themselves resume from their checkpoints):
 6. the bundle (in ``WORK/bundle-clean``): speaker table and quantizer, entropy tables, model id;
 7. the content and speaker encoders taught to hear through noise (``codec.train.robust_content``
    and ``codec.train.robust_speaker``: noisy crops, step 6's encoders on the clean crops as
-   targets), swapped into that bundle: ``DIR``.
+   targets), swapped into that bundle: ``DIR``;
+8. the band refiner (``codec.train.refiner``), trained on ``DIR``'s own decodes of the train split
+   and added to its ``render.json`` (outside the model id).
    ``Codec.from_pretrained(DIR)`` and ``srb ... --model DIR`` load it.
 
 ``--preset default`` is the shipped recipe's settings, from scratch on the CPU (the shipped v0.2
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -43,6 +46,7 @@ PRESETS = {
         # one stage each; the shipped v0.5 had two (noise only, then with rooms: docs/NOISE.md)
         "robust_content": ["--steps", "6000", "--lr", "5e-4", "--warmup", "50", "--reverb-share", "0.3"],
         "robust_speaker": ["--steps", "1500", "--reverb-share", "0.3"],
+        "refiner": ["--steps", "2500"],
     },
     "tiny": {
         "content": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "6", "--batch-size", "2",
@@ -62,6 +66,9 @@ PRESETS = {
                            "--log-every", "1", "--threads", "1"],
         "robust_speaker": ["--steps", "3", "--batch-size", "2", "--crop-seconds", "0.5", "--log-every", "1",
                            "--threads", "1"],
+        "refiner": ["--steps", "2", "--batch-size", "2", "--crop-frames", "30", "--warmup", "1", "--eval-every", "1",
+                    "--holdout-every", "2", "--jobs", "1", "--threads", "1",
+                    "--config", json.dumps(dict(bands=8, mels=16, channels=8, dilations=[1, 2]))],
     },
 }
 
@@ -83,7 +90,10 @@ def _stage(name: str, done: Path, run) -> None:
 
 
 def run_all(args: argparse.Namespace) -> Path:
-    from codec.train import bundle, content, decoder, f0vq, robust_content, robust_speaker, teacher_units, units
+    from codec.bundle import RENDER_FILE
+    from codec.refiner import WEIGHTS_FILE as REFINER_WEIGHTS
+    from codec.train import (bundle, content, decoder, f0vq, refiner, robust_content, robust_speaker, teacher_units,
+                             units)
 
     data, out = Path(args.data), Path(args.out)
     work = Path(args.work) if args.work else out / "work"
@@ -140,6 +150,15 @@ def run_all(args: argparse.Namespace) -> Path:
         str(robust_spk), *preset["robust_speaker"]]))
     bundle.main(["--reuse", str(clean), "--content", str(robust), "--speaker", str(robust_spk), "--out", str(out),
                  "--name", args.name, "--card", card])
+    # The band refiner learns from this bundle's own decodes; it goes into a copy (WORK/bundle-refined)
+    # so that a rerun, which writes DIR again, finds the stage done and only copies its two files over.
+    refined = work / "bundle-refined"
+    _stage("band refiner", refined / REFINER_WEIGHTS, lambda: refiner.main([
+        "--model", str(out), "--data", str(data / "train"), "--work", str(work / "refiner"), "--into", str(refined),
+        *preset["refiner"]]))
+    for name in (REFINER_WEIGHTS, RENDER_FILE):
+        shutil.copyfile(refined / name, out / name)
+    print(f"bundle {out}: band refiner added (render.json, {REFINER_WEIGHTS}; the model id is unchanged)", flush=True)
     return out
 
 

@@ -119,3 +119,10 @@ def test_bad_audio_and_bad_models(codec, tmp_path):
         (tmp_path / "tiny" / "bundle.json").write_text(json.dumps({**config, "decodes": bad}))
         with pytest.raises(ModelError, match="(?s)bundle.json is invalid.*hex digits"):
             Codec.from_pretrained(tmp_path / "tiny")
+
+
+def test_the_bundled_default_stays_within_30_mb():
+    from codec.api import bundle_folder
+
+    folder = bundle_folder()
+    assert sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) <= 30_000_000

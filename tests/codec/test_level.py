@@ -95,4 +95,6 @@ def test_cli_decode_without_the_gain(codec, demo, tmp_path):
     assert main(["decode", str(src), "-o", str(tmp_path / "without.wav"), "--no-gain"]) == 0
     with_gain, _ = sf.read(tmp_path / "with.wav", dtype="float32")
     without, _ = sf.read(tmp_path / "without.wav", dtype="float32")
-    assert _level(without) - _level(with_gain) > 15  # 26 dB quieter input: the vocoder's level is far louder
+    # 26 dB quieter input: the decoder's own level is far louder (15.5 dB with the vocoder alone,
+    # 14.5 dB since the band refiner, which takes about 1 dB off, session 13).
+    assert _level(without) - _level(with_gain) > 12

@@ -40,7 +40,10 @@ def test_receptive_field_of_the_shipped_decoder(codec):
     # The postfilter's STFT frames (n_fft 1024) reach 64 ms further: 354 ms -> 18 unit frames.
     assert receptive_field_frames(codec.decoder, codec.postfilter) == 18
     # The envelope smoother's frames (n_fft 512) and its 2 hops either side 52 ms more: 406 ms -> 21.
-    assert codec.context_frames() == receptive_field_frames(codec.decoder, codec.postfilter, codec.smoother) == 21
+    assert receptive_field_frames(codec.decoder, codec.postfilter, codec.smoother) == 21
+    # The band refiner's frames (n_fft 512) and its network's 31 frames either side 342 ms more: 748 ms -> 38.
+    assert codec.context_frames() == receptive_field_frames(codec.decoder, codec.postfilter, codec.smoother,
+                                                            codec.refiner) == 38
 
 
 def test_full_context_is_exact_and_default_within_tolerance(codec, data, whole):
@@ -58,7 +61,7 @@ def test_each_packet_is_emitted_when_the_next_one_arrives(codec, data, whole):
     head, pkts = split(data, codec.tables)
     dec = StreamDecoder(codec)
     assert dec.feed(head) == []
-    assert dec.feed(pkts[0]) == []  # packet 0 still waits for the first 200 ms of packet 1
+    assert dec.feed(pkts[0]) == []  # packet 0 still waits for the first 300 ms of packet 1
     last = len(pkts) - 1
     for p in range(1, len(pkts)):
         out = dec.feed(pkts[p])

@@ -67,7 +67,10 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     assert (f"{soft} finished" in first) == features and (f"{soft} skipped" in first) != features
     assert "[content encoder, robust to noise] finished" in first
     assert "[speaker encoder, robust to noise] finished" in first
+    assert "[band refiner] finished" in first
     codec = Codec.from_pretrained(out)
+    assert codec.refiner is not None and codec.refiner.config.bands == 8
+    assert codec.model_id == Codec.from_pretrained(out / "work" / "bundle-refined").model_id
     clean = Codec.from_pretrained(out / "work" / "bundle-clean")  # the bundle before the robust encoder
     assert codec.config.decodes == [f"{clean.model_id:08x}"]
     assert (out / "work" / "bundle-clean" / "decoder.safetensors").read_bytes() == \
@@ -81,8 +84,9 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     assert srb(argv) == 0
     log = capsys.readouterr().out
     for stage in ("content encoder", "F0 VQ-VAE", "student units", "content encoder, robust to noise",
-                  "speaker encoder, robust to noise") + (("content encoder, soft targets",) if features else ()):
+                  "speaker encoder, robust to noise", "band refiner") + (("content encoder, soft targets",) if features else ()):
         assert f"[{stage}] done already" in log
+    assert Codec.from_pretrained(out).refiner is not None  # the rewritten bundle gets the refiner back
 
 
 def test_train_all_needs_both_splits(tmp_path):
