@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         f"Command: `python -m benchmarks.streaming --data {args.data} --files {args.files}"
         f"{' --no-resynth' if args.no_resynth else ''}` (pitch resynthesis {'on' if codec.resynth else 'off'})",
         "",
-        f"Receptive field of the vocoder, postfilter and envelope smoother: {R} unit frames ({R * 20} ms) each side. Lookbehind = {R} frames.",
+        f"Receptive field of the vocoder and the finishing stages after it (postfilter, envelope smoother, band refiner): {R} unit frames ({R * 20} ms) each side. Lookbehind = {R} frames.",
         "Pitch columns: Praat (codec.pitch.extract_f0) on the streamed and the whole-file output: frames voiced in both "
         "more than 20 % apart, frames voiced in one only, median |cents| where both are voiced.",
         "",
