@@ -46,7 +46,7 @@ PRESETS = {
         # one stage each; the shipped v0.5 had two (noise only, then with rooms: docs/NOISE.md)
         "robust_content": ["--steps", "6000", "--lr", "5e-4", "--warmup", "50", "--reverb-share", "0.3"],
         "robust_speaker": ["--steps", "1500", "--reverb-share", "0.3"],
-        "refiner": ["--steps", "2500"],
+        "refiner": ["--steps", "2500", "--config", json.dumps({"scale": 0.5})],  # the shipped scale
     },
     "tiny": {
         "content": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "6", "--batch-size", "2",

@@ -1,14 +1,16 @@
 """Train a bundle's band refiner (codec/refiner.py) on its own decodes of train speech.
 
     srb train refiner --model codec/assets/default --data ../shared/data/train --work runs/refiner \
-        --into runs/refiner/bundle --steps 2500 --jobs 2
+        --into runs/refiner/bundle --steps 2500 --threads 1 --config '{"scale": 0.5}'
 
 Every file of ``--data`` is encoded and decoded by the bundle as it ships (vocoder and every
 finishing stage its ``render.json`` names, except a refiner it may already have; decodes cached in
 ``WORK/decoded``). The network then learns, from the decoded audio's log-mel spectrogram, the log
 ratio of the original's band power to the decoded one (L1), on 4 s crops at random levels (the
-ratio does not depend on the level, so the network must not either), plus a term that keeps each
-crop's total power where it was (the file's gain field sets the loudness). The files of the speakers of
+ratio does not depend on the level, so the network must not either). ``--level-weight`` adds a
+term that keeps each crop's total power where it was; it kept the loudness but lost most of what
+the refiner gains, so the shipped refiner was trained without it, and the encoder measures its
+gain field through the refiner instead (docs/REFINER.md). The files of the speakers of
 every ``--holdout-every``-th file are held out (speakers with at most 10 files: :func:`held_out_speakers`):
 their loss picks the step whose weights are kept.
 
