@@ -23,8 +23,8 @@ from .bundle import load_bundle, load_render
 from .errors import ModelError
 from .level import active_level, frame_powers, gain_code, gain_factor
 from .postfilter import Postfilter, PostfilterConfig
-from .resynth import Resynth, ResynthConfig, resynth_contour, resynth_range
 from .refiner import BandRefiner
+from .resynth import Resynth, ResynthConfig, resynth_contour, resynth_range
 from .smoother import EnvelopeSmoother, SmootherConfig
 from .unit_rdo import RateModel, choose_units
 
