@@ -3,7 +3,7 @@
     python -m benchmarks.units_heard --data ../shared/data/train --every 50 --model BUNDLE [--model BUNDLE2 ...]
 
 Each file is encoded by the bundle, decoded (the vocoder alone, and the full decoder with the
-finishing its ``render.json`` names: postfilter, pitch resynthesis, envelope smoother), and the decoded audio is encoded again by the same content
+finishing its ``render.json`` names: postfilter, pitch resynthesis, envelope smoother, band refiner), and the decoded audio is encoded again by the same content
 encoder: the share of unit frames that come back unchanged (decoding the original exactly would
 score 100 %). It asks whether the decoder says what the bitstream carries without an ASR judge,
 in the encoder's own terms (which it learned from Whisper). Frames within
@@ -65,7 +65,7 @@ def main(argv=None) -> int:
         f"`python -m benchmarks.units_heard --data {args.data} --every {args.every}{flags}` "
         f"({len(items)} files, {rows[0]['frames']} unit frames compared per model, {args.edge} left out at each "
         f"end of a file; {time.perf_counter() - t0:.0f} s). *vocoder*: the vocoder's output; *full*: with the "
-        "postfilter, pitch resynthesis and envelope smoother of the bundle's render.json.", "",
+        "postfilter, pitch resynthesis, envelope smoother and band refiner of the bundle's render.json.", "",
         "| model | name | vocoder | full |", "|---|---|---:|---:|",
         *(f"| {r['model_id']} | {r['name']} | {100 * r['vocoder']:.1f} % | {100 * r['full']:.1f} % |" for r in rows),
     ]
