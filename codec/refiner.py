@@ -32,10 +32,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torchaudio
 from pydantic import BaseModel, ConfigDict, Field
 
 from .blockwise import in_blocks
+from .smoother import mel_band_filters
 
 WEIGHTS_FILE = "refiner.safetensors"
 
@@ -125,12 +125,8 @@ class BandAnalysis:
         if c.hop > c.n_fft // 2:
             raise ValueError("hop must be at most half of n_fft (the inverse STFT needs the overlap)")
         self.window = torch.hann_window(c.n_fft)
-        bins = c.n_fft // 2 + 1
-        self.mel = torchaudio.functional.melscale_fbanks(bins, 0.0, c.sample_rate / 2, c.mels, c.sample_rate).T
-        fb = torchaudio.functional.melscale_fbanks(bins, 0.0, c.sample_rate / 2, c.bands, c.sample_rate)
-        self.filters = fb.T.contiguous()  # (bands, F): band powers from bin powers
-        # (F, bands): a bin's gain is the weighted mean of its bands' gains; bins no band covers keep theirs.
-        self.spread = fb / fb.sum(1, keepdim=True).clamp_min(1e-12)
+        self.mel = mel_band_filters(c.n_fft, c.mels, c.sample_rate)[0]  # (mels, F): the network's input bands
+        self.filters, self.spread = mel_band_filters(c.n_fft, c.bands, c.sample_rate)  # (bands, F), (F, bands)
 
     def stft(self, wav: torch.Tensor) -> torch.Tensor:
         """``(N,)`` -> ``(F, T)`` complex, ``T = N // hop + 1``."""

@@ -34,6 +34,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from .blockwise import in_blocks
 
 
+def mel_band_filters(n_fft: int, bands: int, sample_rate: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Triangular mel bands from 0 Hz to Nyquist over an ``n_fft`` STFT, as ``(filters, spread)``:
+    ``filters`` ``(bands, F)`` sums bin powers into band powers; ``spread`` ``(F, bands)`` gives each
+    bin the weighted mean of its bands' gains (bins no band covers keep theirs). Shared by the
+    envelope smoother and the band refiner (:mod:`codec.refiner`)."""
+    fb = torchaudio.functional.melscale_fbanks(n_fft // 2 + 1, 0.0, sample_rate / 2, bands, sample_rate)
+    return fb.T.contiguous(), fb / fb.sum(1, keepdim=True).clamp_min(1e-12)
+
+
 class SmootherConfig(BaseModel):
     """Settings of :class:`EnvelopeSmoother`; ``depth`` 0 leaves the audio unchanged."""
 
@@ -73,10 +82,7 @@ class EnvelopeSmoother:
         if c.hop > c.n_fft // 2:
             raise ValueError("hop must be at most half of n_fft (the inverse STFT needs the overlap)")
         self.window = torch.hann_window(c.n_fft)
-        fb = torchaudio.functional.melscale_fbanks(c.n_fft // 2 + 1, 0.0, c.sample_rate / 2, c.bands, c.sample_rate)
-        self.filters = fb.T.contiguous()  # (B, F): band energies from bin powers
-        # (F, B): a bin's gain is the weighted mean of its bands' gains; bins no band covers keep theirs.
-        self.spread = fb / fb.sum(1, keepdim=True).clamp_min(1e-12)
+        self.filters, self.spread = mel_band_filters(c.n_fft, c.bands, c.sample_rate)  # (B, F), (F, B)
         self.lo = -c.max_cut_db / (20 / math.log(10))  # dB -> natural log of amplitude
         self.hi = c.max_boost_db / (20 / math.log(10))
 
