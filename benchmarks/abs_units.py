@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     for it in items:
         x = read_audio(it.path)
         xt = torch.from_numpy(x)
-        streams = codec.encode_streams(x, codec.sample_rate)
+        streams = codec.encode_streams(x, codec.sample_rate, envelope=False)
         t1 = time.perf_counter()
         with torch.inference_mode():
             n = streams.units.size

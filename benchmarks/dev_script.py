@@ -52,3 +52,24 @@ def start(args: argparse.Namespace, finish: bool = True):
     items = load_items(Path(args.data))
     return (Codec.from_pretrained(args.model, postfilter=finish, resynth=finish, smoother=finish, refiner=finish),
             items[:: getattr(args, "every", 1)])
+
+
+def add_held_out(ap: argparse.ArgumentParser) -> None:
+    """``--held-out N``: score only the speakers a trainer held out with ``--holdout-every N``."""
+    ap.add_argument("--held-out", type=int, default=50,
+                    help="only the files of the speakers of every N-th file (the trainer's --holdout-every); 0: all")
+
+
+def start_held_out(args: argparse.Namespace):
+    """:func:`start`, then the files of the speakers ``--held-out`` names
+    (:func:`codec.train.refiner.held_out_speakers`, over the whole manifest), then every
+    ``--every``-th of those: ``(codec, items)``."""
+    every, args.every = args.every, 1  # the held-out selection comes first
+    codec, items = start(args)
+    args.every = every
+    if args.held_out:
+        from codec.train.refiner import held_out_speakers
+
+        speakers = held_out_speakers([{"speaker": it.speaker} for it in items], args.held_out)
+        items = [it for it in items if it.speaker in speakers]
+    return codec, items[::every]

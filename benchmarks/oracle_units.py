@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     audio = {n: [] for n in score}
     for r in rows:
         x, sr = sf.read(str(r.path), dtype="float32")
-        base = codec.encode_streams(x, sr)
+        base = codec.encode_streams(x, sr, envelope=False)
         variants = {"student": base.units, "teacher": oracle[r.key]}
         with torch.inference_mode():
             for n, model in extra.items():

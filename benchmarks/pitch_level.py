@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     response = {-12: [], 12: []}
     for r in rows:
         x, sr = sf.read(str(r.path), dtype="float32")
-        streams = codec.encode_streams(x, sr)
+        streams = codec.encode_streams(x, sr, envelope=False)
         e_ref = spk.embed(x, sr)
         offset = None
         for name in ("plain", "corrected"):

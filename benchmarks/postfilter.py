@@ -40,7 +40,7 @@ def main(argv=None) -> int:
 
     strengths = [float(s) for s in args.strengths.split(",")]
     refs = [read_audio(it.path) for it in items]
-    raws = [codec.decode(codec.encode(x, codec.sample_rate))[0] for x in refs]
+    raws = [codec.decode(codec.encode(x, codec.sample_rate, envelope=False))[0] for x in refs]
     seconds = sum(len(x) for x in refs) / codec.sample_rate
     scorer = RenderScorer(items, refs, raws, args.asr, args.distillmos)
     rows = []

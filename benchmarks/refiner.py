@@ -25,22 +25,14 @@ from benchmarks.markdown import emit
 
 def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=1)
-    ap.add_argument("--held-out", type=int, default=50,
-                    help="only the files of the speakers of every N-th file (the trainer's --holdout-every); 0: all")
+    dev_script.add_held_out(ap)
     ap.add_argument("--scales", default="1", help="shares of the refiner's gain to score (comma-separated)")
     dev_script.add_judges(ap, "scale")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    every, args.every = args.every, 1  # the held-out selection comes first
-    codec, items = dev_script.start(args)
+    codec, items = dev_script.start_held_out(args)
     if codec.refiner is None:
         raise SystemExit("benchmarks.refiner: the bundle has no band refiner (render.json, refiner.safetensors)")
-    if args.held_out:
-        from codec.train.refiner import held_out_speakers
-
-        speakers = held_out_speakers([{"speaker": it.speaker} for it in items], args.held_out)
-        items = [it for it in items if it.speaker in speakers]
-    items = items[::every]
     from benchmarks.render_scores import RenderScorer
     from benchmarks.report import read_audio
     from codec.refiner import BandRefiner
@@ -49,7 +41,7 @@ def main(argv=None) -> int:
     refs, unrefined, gains = [], [], []
     for it in items:
         x = read_audio(it.path)
-        s = codec.encode_streams(x, codec.sample_rate)
+        s = codec.encode_streams(x, codec.sample_rate, envelope=False)
         refs.append(x)
         unrefined.append(codec.decode_streams(s))  # every stage but the refiner, before the gain
         gains.append(s.gain)
@@ -76,7 +68,7 @@ def main(argv=None) -> int:
     lines = [
         "# Band refiner",
         "",
-        f"`python -m benchmarks.refiner --data {args.data} --held-out {args.held_out} --every {every} "
+        f"`python -m benchmarks.refiner --data {args.data} --held-out {args.held_out} --every {args.every} "
         f"--scales {args.scales}" + (f" --model {args.model}" if args.model else "")
         + f"{dev_script.judges_flags(args)}` (model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s, "
         f"speakers the refiner was not trained on; {time.perf_counter() - t0:.0f} s). `none`: the decoder "

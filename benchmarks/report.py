@@ -101,15 +101,17 @@ class SrbSystem(System):
     family = "srb"
 
     def __init__(self, model: str | None = None, postfilter: bool = True, resynth: bool = True,
-                 smoother: bool = True, refiner: bool = True):
+                 smoother: bool = True, refiner: bool = True, envelope: bool = True):
         self.model = model
         # What the bundle's render.json turns on, or not: "srb-sm" without the band refiner
         # (sessions 11-12's decoder), "srb-rs" without it and the envelope smoother (session 10's),
         # "srb-pf" without those and the pitch resynthesis (v0.3's first decoder), "srb-raw"
-        # without any (the vocoder's output as it is).
+        # without any (the vocoder's output as it is). "srb-ne": the whole decoder, but files written
+        # without the envelope layer (a bundle that has one; session 14's srb-v0.6).
         self.postfilter, self.resynth, self.smoother, self.refiner = postfilter, resynth, smoother, refiner
-        self.name = next((n for n, on in SRB_SYSTEMS.items() if on == (postfilter, resynth, smoother, refiner)),
-                         "srb-custom")
+        self.envelope = envelope
+        self.name = next((n for n, on in SRB_SYSTEMS.items()
+                          if on == (postfilter, resynth, smoother, refiner, envelope)), "srb-custom")
         self.codec = None
         self.load_s = 0.0
 
@@ -133,11 +135,12 @@ class SrbSystem(System):
 
         with PeakRss() as mem:
             t0 = time.perf_counter()
-            data = self.codec.encode(wav, sample_rate=SR)
+            # The layer when asked for and the bundle has one (None: the bundle's default).
+            data = self.codec.encode(wav, sample_rate=SR, envelope=None if self.envelope else False)
             t1 = time.perf_counter()
             out, sr = self.codec.decode(data)
             t2 = time.perf_counter()
-        rep = bitrate_report(data, self.codec.tables)
+        rep = bitrate_report(data, self.codec.reading_tables)
         extra = {"streams": {k: float(v) for k, v in rep.lines()}, "fixed_length_bps": rep.fixed_length_bps,
                  "duration": rep.duration, "model_id": f"{self.codec.model_id:08x}",
                  "tables_id": f"{rep.header.tables_id:08x}"}
@@ -145,10 +148,11 @@ class SrbSystem(System):
 
 
 #: srb's systems: (postfilter, pitch resynthesis, envelope smoother, band refiner) as the bundle's
-#: render.json names them, or off.
-SRB_SYSTEMS = {"srb": (True, True, True, True), "srb-sm": (True, True, True, False),
-               "srb-rs": (True, True, False, False), "srb-pf": (True, False, False, False),
-               "srb-raw": (False, False, False, False)}
+#: render.json names them, or off; then whether files carry the envelope layer (when the bundle has
+#: one: the earlier decoders' systems are measured as they were, without it).
+SRB_SYSTEMS = {"srb": (True, True, True, True, True), "srb-ne": (True, True, True, True, False),
+               "srb-sm": (True, True, True, False, False), "srb-rs": (True, True, False, False, False),
+               "srb-pf": (True, False, False, False, False), "srb-raw": (False, False, False, False, False)}
 
 
 def all_system_names() -> list[str]:

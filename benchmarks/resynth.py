@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     refs, base, targets, ranges = [], [], [], []
     for it in items:
         x = read_audio(it.path)
-        streams = codec.encode_streams(x, codec.sample_rate)
+        streams = codec.encode_streams(x, codec.sample_rate, envelope=False)
         refs.append(x)
         base.append(codec.decode_streams(streams))
         stats = streams.pitch_stats

@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     refs, pf, streams = [], [], []
     for it in items:
         x = read_audio(it.path)
-        s = codec.encode_streams(x, codec.sample_rate)
+        s = codec.encode_streams(x, codec.sample_rate, envelope=False)
         refs.append(x)
         streams.append(s)
         pf.append(codec.decode_streams(s))  # vocoder + postfilter, before the gain

@@ -37,11 +37,13 @@ SR = 16000
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dev"
 DEMO = ROOT / "codec" / "assets" / "samples" / "demo.flac"
-STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter", "resynth", "smoother", "refiner")
+STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter", "resynth", "smoother", "refiner", "envelope")
 #: What each stage does, for the report.
 STAGE_TEXT = {
-    "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, the vocoder pass for the output gain, entropy coding)",
-    "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding, vocoder, postfilter, pitch resynthesis, envelope smoother, band refiner)",
+    "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, the vocoder pass for the output gain, "
+              "the whole decode the envelope layer is measured on, entropy coding)",
+    "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding, vocoder, postfilter, pitch resynthesis, envelope smoother, "
+              "band refiner, envelope layer)",
     "content": "content encoder alone: `codec.content.units` on the waveform",
     "f0": "F0 extraction alone: `codec.pitch.extract_f0` (Praat, two passes)",
     "decoder": "vocoder alone: `Codec.decode_streams` on decoded streams (postfilter, resynthesis, smoother and refiner included)",
@@ -50,6 +52,8 @@ STAGE_TEXT = {
                "contour (one Praat pass on the audio, WORLD per voiced run; none: skipped)",
     "smoother": "envelope smoother alone: `codec.smoother.EnvelopeSmoother` on the input waveform (none: skipped)",
     "refiner": "band refiner alone: `codec.refiner.BandRefiner` on the input waveform (none: skipped)",
+    "envelope": "envelope layer alone: `codec.envelope.EnvelopeLayer.apply` of the file's codes to the input waveform "
+                "(none: skipped)",
 }
 
 
@@ -95,7 +99,7 @@ class Stages:
         self.codec, self.wav = codec, wav
         self.tensor = torch.from_numpy(wav)
         self.data = codec.encode(wav, sample_rate=SR)
-        self.streams = read_srb(self.data, codec.tables)
+        self.streams = read_srb(self.data, codec.reading_tables)
         self.target = codec.transmitted_f0(self.streams) if self.streams.pitch_stats is not None else None
         if self.target is not None:
             from codec.resynth import resynth_range
@@ -129,6 +133,10 @@ class Stages:
             return c.smoother(self.tensor) if c.smoother is not None else self.tensor
         if stage == "refiner":
             return c.refiner(self.tensor) if c.refiner is not None else self.tensor
+        if stage == "envelope":
+            if c.envelope is None or self.streams.envelope is None:
+                return self.wav
+            return c.envelope.apply(self.wav, self.streams.envelope)
         raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
 
 

@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     pairs = []
     for it in items:
         x = read_audio(it.path)
-        y, _ = codec.decode(codec.encode(x, codec.sample_rate))
+        y, _ = codec.decode(codec.encode(x, codec.sample_rate, envelope=False))
         ref, deg, _ = M.align(x, y)
         pairs.append((ref.astype(np.float32), deg.astype(np.float32)))
     seconds = sum(len(r) for r, _ in pairs) / codec.sample_rate

@@ -98,3 +98,8 @@ def test_peak_memory_in_a_fresh_process(stage):
     assert r["peak_rss_mib"] >= r["rss_before_mib"]
     if r["peak_reset"]:
         assert r["stage_peak_mib"] is not None and 0 <= r["stage_peak_mib"] < 4096
+
+
+def test_envelope_layer_alone_60s(benchmark, stages):
+    out, _ = _bench(benchmark, stages, "envelope")
+    assert out.shape == stages[0].wav.shape and np.isfinite(out).all()

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     refs, analysed = [], []
     for it in items:
         x = read_audio(it.path)
-        streams = codec.encode_streams(x, codec.sample_rate, unit_lambda=0.0)
+        streams = codec.encode_streams(x, codec.sample_rate, unit_lambda=0.0, envelope=False)
         with torch.inference_mode():
             logits = codec.content(torch.from_numpy(x)[None])[0]
         lp = torch.log_softmax(logits, dim=0).T.numpy()[: streams.units.size]

@@ -1,8 +1,9 @@
 """Where the bits of an ``.srb`` file go, stream by stream.
 
 Each payload is split by the ideal code length (``-log2 p`` under the file's tables) of the symbols
-it carries; what the range coder spends beyond that (its final flush, probability quantisation) is
-reported as coder overhead. Header, speaker and packet framing are counted from their bytes, so the
+it carries (units, their durations, F0 and, in files that carry them, envelope codes); what the
+range coder spends beyond that (its final flush, probability quantisation) is reported as coder
+overhead. Header, speaker and packet framing are counted from their bytes, so the
 lines add up exactly to the file size.
 """
 
@@ -34,12 +35,16 @@ class BitrateReport:
     num_packets: int
     fixed_length_bps: float  # paper-style: ceil(log2 K) bits per unit frame and per F0 frame
     header: Header
+    envelope_bits: float = 0.0  # the envelope codes (format 1.4); 0 in a file without them
 
     def lines(self) -> list[tuple[str, float]]:
+        """``(name, bits)`` in display order; the "envelope" line only for files that carry it."""
+        envelope = [("envelope", self.envelope_bits)] if self.header.envelope else []
         return [
             ("units", self.units_bits),
             ("durations", self.durations_bits),
             ("f0", self.f0_bits),
+            *envelope,
             ("speaker", self.speaker_bits),
             ("pitch level", self.pitch_stats_bits),
             ("gain", self.gain_bits),
@@ -64,7 +69,8 @@ class BitrateReport:
             f"units K={h.unit_vocab} @ {h.sample_rate / h.unit_hop:g} Hz  F0 K={h.f0_vocab} @ "
             f"{h.sample_rate / h.f0_hop:g} Hz ({h.f0_coding})  speaker {h.speaker.kind} of {h.speaker.alphabet}"
             + (f"  pitch level/spread {h.pitch_stats[0]}/{h.pitch_stats[1]}" if h.pitch_stats is not None else "")
-            + (f"  gain {h.gain * GAIN_STEP_DB:+.1f} dB" if h.gain is not None else ""),
+            + (f"  gain {h.gain * GAIN_STEP_DB:+.1f} dB" if h.gain is not None else "")
+            + (f"  envelope K={h.envelope_vocab} @ {h.sample_rate / h.envelope_hop:g} Hz" if h.envelope else ""),
             f"{'stream':<16}{'bits':>10}{'bits/s':>10}{'share':>8}",
         ]
         for name, bits in self.lines():
@@ -78,15 +84,17 @@ class BitrateReport:
 
 def bitrate_report(data: bytes, tables: TablesArg = None) -> BitrateReport:
     """Decode ``data`` and account for every bit of it."""
-    h, t, packets, units, f0 = parse_srb(data, tables)
-    unit_bits = dur_bits = f0_bits = 0.0
+    h, t, packets, units, f0, envelope = parse_srb(data, tables)
+    unit_bits = dur_bits = f0_bits = envelope_bits = 0.0
     framing = payload = 0
-    for packet, u, f in zip(packets, units, f0):
+    for packet, u, f, e in zip(packets, units, f0, envelope):
         s, d = t.units.information_bits(t.units.events(u))
         fs, fd = t.f0.information_bits(t.f0.events(f, units=u, ratio=t.f0_ratio))
         unit_bits += s
         dur_bits += d
         f0_bits += fs + fd
+        if e is not None:
+            envelope_bits += sum(t.envelope.information_bits(t.envelope.events(e)))
         framing += 8 * packet.framing_bytes
         payload += 8 * len(packet.payload)
     duration = h.num_samples / h.sample_rate
@@ -103,9 +111,10 @@ def bitrate_report(data: bytes, tables: TablesArg = None) -> BitrateReport:
         durations_bits=dur_bits,
         f0_bits=f0_bits,
         framing_bits=framing,
-        coder_bits=payload - unit_bits - dur_bits - f0_bits,
+        coder_bits=payload - unit_bits - dur_bits - f0_bits - envelope_bits,
         total_bits=8 * len(data),
         num_packets=h.num_packets,
         fixed_length_bps=fixed,
         header=h,
+        envelope_bits=envelope_bits,
     )

@@ -19,6 +19,10 @@ hours of audio in a few bytes is refused before anything is allocated.
 With flag bit 5 (1.3) the tables id is not written: the tables are the model's own, and the id
 still enters the header CRC as if it followed the model id, so tables other than the file's fail
 the CRC instead of decoding garbage (as TCP's checksum covers a pseudo-header it does not send).
+
+Flag bit 6 (1.4) says the payloads carry envelope codes after the F0 codes. It adds no header
+bytes: the envelope's alphabet and frame rate are the trained tables' (their envelope stream and
+``envelope_ratio``), so the flag needs tables that have one.
 """
 
 from __future__ import annotations
@@ -51,21 +55,24 @@ MAGIC = b"SRB"
 VERSION_MAJOR = 1
 #: Newest minor version this reader knows. 1.1 added flag bit 2 (a pitch shift field), 1.2 flag
 #: bit 3 (the utterance's pitch statistics), 1.3 flag bits 4 (an output gain) and 5 (the tables
-#: id left out). The writer writes the oldest version whose fields the file uses, so files
-#: without them keep their bytes and stay readable by older readers.
-VERSION_MINOR = 3
+#: id left out), 1.4 flag bit 6 (envelope codes in the payloads). The writer writes the oldest
+#: version whose fields the file uses, so files without them keep their bytes and stay readable
+#: by older readers.
+VERSION_MINOR = 4
 FLAG_SPEAKER_VECTOR = 0x01
 FLAG_F0_RUNLENGTH = 0x02
 FLAG_PITCH = 0x04  # since 1.1: a pitch shift in cents follows packet_frames
 FLAG_PITCH_STATS = 0x08  # since 1.2: two bytes of pitch level and spread follow
 FLAG_GAIN = 0x10  # since 1.3: one signed byte, the decoder's output gain in 0.5 dB steps
 FLAG_MODEL_TABLES = 0x20  # since 1.3: no tables_id field; the model's tables, checked by the CRC
+FLAG_ENVELOPE = 0x40  # since 1.4: payloads end with envelope codes (their tables: the trained tables')
 KNOWN_FLAGS = {
     0: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH,
     1: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH,
     2: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH | FLAG_PITCH_STATS,
     3: FLAG_SPEAKER_VECTOR | FLAG_F0_RUNLENGTH | FLAG_PITCH | FLAG_PITCH_STATS | FLAG_GAIN | FLAG_MODEL_TABLES,
 }
+KNOWN_FLAGS[4] = KNOWN_FLAGS[3] | FLAG_ENVELOPE
 
 #: At most this many unit frames per packet (20 s at 50 Hz): with at least 4 bytes per packet this
 #: bounds the frames a file can make the decoder allocate to 256 per byte of input.
@@ -102,6 +109,7 @@ class Header:
     pitch_stats: tuple[int, int] | None = None  # (level, spread) bytes; 1.2 field
     gain: int | None = None  # output gain in 0.5 dB steps; 1.3 field
     model_tables: bool = False  # tables_id left out of the bytes (1.3): the model's own tables
+    envelope: bool = False  # payloads carry envelope codes (1.4), coded with the tables' envelope stream
 
     @property
     def num_units(self) -> int:
@@ -114,6 +122,26 @@ class Header:
     @property
     def num_packets(self) -> int:
         return num_frames(self.num_units, self.packet_frames)
+
+    @property
+    def envelope_ratio(self) -> int:
+        """Unit frames per envelope frame (the tables'), 0 for a file without envelope codes."""
+        return self.tables.envelope_ratio if self.envelope and self.tables is not None else 0
+
+    @property
+    def envelope_vocab(self) -> int:
+        """Codebook size of the envelope codes (the tables'), 0 for a file without them."""
+        return self.tables.envelope.vocab if self.envelope_ratio else 0
+
+    @property
+    def envelope_hop(self) -> int:
+        """Samples per envelope frame, 0 for a file without envelope codes."""
+        return self.unit_hop * self.envelope_ratio
+
+    @property
+    def num_envelope(self) -> int:
+        """Envelope frames of the file, ``ceil(num_samples / envelope_hop)`` (0 without them)."""
+        return num_frames(self.num_samples, self.envelope_hop) if self.envelope_ratio else 0
 
     @property
     def packet_samples(self) -> int:
@@ -129,6 +157,15 @@ class Header:
         span = self.packet_samples
         start = num_frames(packet * span, self.f0_hop)
         return min(start, self.num_f0), min(num_frames((packet + 1) * span, self.f0_hop), self.num_f0)
+
+    def envelope_span(self, packet: int) -> tuple[int, int]:
+        """Envelope frames ``[start, stop)`` of packet ``packet``: ``packet_frames`` is a multiple
+        of the ratio, so each packet holds whole envelope frames (the last one may be short)."""
+        ratio = self.envelope_ratio
+        if not ratio:
+            return 0, 0
+        start = min(packet * self.packet_frames // ratio, self.num_envelope)
+        return start, min((packet + 1) * self.packet_frames // ratio, self.num_envelope)
 
     def sample_span(self, packet: int) -> tuple[int, int]:
         start = packet * self.packet_samples
@@ -172,8 +209,21 @@ def write_header(h: Header) -> bytes:
         if h.tables_id == 0 or h.model_id == 0:
             raise SrbFormatError("only trained tables of a model (ids not 0) can be left out of the header")
         flags |= FLAG_MODEL_TABLES
+    if h.envelope:
+        # Nothing of the envelope stream is spelled out: the named tables must hold it.
+        if h.tables_id == 0 or h.tables is None or h.tables.envelope is None:
+            raise SrbFormatError("envelope codes need trained tables with an envelope stream (ids not 0)")
+        if h.packet_frames % h.tables.envelope_ratio:
+            raise SrbFormatError(f"packets of {h.packet_frames} unit frames do not hold whole envelope frames of "
+                                 f"{h.tables.envelope_ratio}")
+        flags |= FLAG_ENVELOPE
     # the oldest minor version that has the fields
-    minor = 3 if flags & (FLAG_GAIN | FLAG_MODEL_TABLES) else 2 if h.pitch_stats is not None else 1 if h.pitch_cents else 0
+    if flags & FLAG_ENVELOPE:
+        minor = 4
+    elif flags & (FLAG_GAIN | FLAG_MODEL_TABLES):
+        minor = 3
+    else:
+        minor = 2 if h.pitch_stats is not None else 1 if h.pitch_cents else 0
     out = bytearray(MAGIC)
     out.append((VERSION_MAJOR << 4) | minor)
     out.append(flags)
@@ -258,8 +308,9 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
 
     Raises:
         SrbFormatError: bad magic, version, flags, values, CRC, or more audio claimed than the
-            remaining bytes can hold. SrbModelMismatchError (a subclass) when the named tables
-            are not at hand.
+            remaining bytes can hold; envelope codes (flag bit 6) with tables that have no
+            envelope stream or packets that do not hold whole envelope frames.
+            SrbModelMismatchError (a subclass) when the named tables are not at hand.
     """
     r = ByteReader(data, what="header")
     if r.remaining < len(MAGIC) or r.read(len(MAGIC)) != MAGIC:
@@ -276,6 +327,7 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
     kind = "vector" if flags & FLAG_SPEAKER_VECTOR else "id"
     f0_coding = "runlength" if flags & FLAG_F0_RUNLENGTH else "frame"
     model_tables = bool(flags & FLAG_MODEL_TABLES)
+    envelope = bool(flags & FLAG_ENVELOPE)
     model_id = r.u32()
     tables_id = 0 if model_tables else r.u32()
     num_samples = r.varint("num_samples", MAX_SAMPLES)
@@ -291,9 +343,15 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
         candidates = [t for t in candidates if t is not None and t.tables_id != 0]
         if not candidates:
             raise SrbModelMismatchError(f"file was coded with model {model_id:08x}'s entropy tables (none given)")
+        if envelope and all(t.envelope is None for t in candidates):
+            tried = ", ".join(f"{t.tables_id:08x}" for t in candidates)
+            raise SrbModelMismatchError(f"file carries envelope codes (flag bit 6), but none of the entropy tables "
+                                        f"given ({tried}) has an envelope stream")
         for t in candidates:
             if t.f0.coding != f0_coding or min(t.profile.speaker_alphabet(kind), t.profile.speaker_count(kind)) < 1:
                 continue  # cannot be the file's tables
+            if envelope and t.envelope is None:
+                continue
             rest = _read_rest(data, r.offset, t.tables_id, t, kind, f0_coding, model_tables)
             if rest is not None:
                 break
@@ -303,10 +361,18 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
                                  f"tables are not the ones given: {tried})")
         tables_id = t.tables_id
     else:
+        if envelope and tables_id == 0:
+            raise r.fail("flag bit 6 says the payloads carry envelope codes, which need trained tables (tables id 0)")
         t = None if tables_id == 0 else resolve_tables(tables_id, tables)
         rest = _read_rest(data, r.offset, tables_id, t, kind, f0_coding, model_tables)
         if rest is None:
             raise SrbFormatError("header: CRC mismatch")
+        if envelope and t.envelope is None:
+            raise SrbFormatError(f"header: flag bit 6 says the payloads carry envelope codes, but tables "
+                                 f"{tables_id:08x} have no envelope stream")
+    if envelope and packet_frames % rest.tables.envelope_ratio:
+        raise SrbFormatError(f"header: packets of {packet_frames} unit frames do not hold whole envelope frames of "
+                             f"{rest.tables.envelope_ratio} (tables {tables_id:08x})")
     h = Header(
         model_id=model_id,
         tables_id=tables_id,
@@ -329,6 +395,7 @@ def read_header(data: bytes, tables: TablesArg = None, check_room: bool = True) 
         pitch_stats=pitch_stats,
         gain=gain,
         model_tables=model_tables,
+        envelope=envelope,
     )
     if not check_room:
         return h

@@ -17,6 +17,10 @@
 Every edit keeps the file's output gain (``gain``, format 1.3: how loud the input was), measured
 against the original voice's decoder output; with another voice the decoded level may differ by
 the few dB by which the vocoder's own level differs between voices.
+
+Envelope codes (format 1.4) are corrections the encoder measured against its own decode of these
+very streams: a speaker or tempo edit changes that decode (another voice's band levels, other
+frame timing), so both drop them; a pitch shift leaves the streams as they are and keeps them.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ def set_speaker(streams: Streams, speaker: SpeakerCode | Streams, same_coding: C
     A file's speaker code means something only to its own model's speaker encoder, so the two files
     must come from the same model, or both from models in ``same_coding``: ids known to code
     speakers alike (a bundle and the models it lists under ``decodes``, which share its encoders).
+
+    Envelope codes are dropped: they correct the band levels of the original voice's decode, which
+    another voice does not have.
     """
     stats = None
     if isinstance(speaker, Streams):
@@ -49,11 +56,12 @@ def set_speaker(streams: Streams, speaker: SpeakerCode | Streams, same_coding: C
         speaker, stats = speaker.speaker, speaker.pitch_stats
     if not isinstance(speaker, SpeakerCode):
         raise SrbStreamsError(f"speaker must be a SpeakerCode or Streams, got {type(speaker).__name__}")
-    return dataclasses.replace(streams, speaker=speaker, pitch_stats=stats)
+    return dataclasses.replace(streams.without_envelope(), speaker=speaker, pitch_stats=stats)
 
 
 def shift_pitch(streams: Streams, semitones: float) -> Streams:
-    """Ask the decoder to shift the pitch by ``semitones`` (added to any shift already asked for)."""
+    """Ask the decoder to shift the pitch by ``semitones`` (added to any shift already asked for).
+    The streams are unchanged, so envelope codes (measured against their decode) are kept."""
     cents = streams.pitch_cents + int(round(100 * semitones))
     if not -MAX_PITCH_CENTS <= cents <= MAX_PITCH_CENTS:
         raise SrbStreamsError(f"pitch shift of {cents} cents is outside +-{MAX_PITCH_CENTS}")
@@ -90,13 +98,16 @@ def resample_nearest(codes: np.ndarray, new_len: int) -> np.ndarray:
 
 def change_tempo(streams: Streams, factor: float) -> Streams:
     """Speak ``factor`` times faster (``factor > 1`` shortens): the duration becomes
-    ``round(duration / factor)``; pitch is kept (the codes are resampled, not re-valued)."""
+    ``round(duration / factor)``; pitch is kept (the codes are resampled, not re-valued).
+
+    Envelope codes are dropped: each corrects the decode of the frames it was measured on, and
+    stretched runs put other frames (and other run boundaries) where it was."""
     if not MIN_TEMPO <= factor <= MAX_TEMPO:
         raise SrbStreamsError(f"tempo factor must be in [{MIN_TEMPO}, {MAX_TEMPO}], got {factor}")
     n = max(1, int(round(streams.num_samples / factor)))
     units = stretch_runs(streams.units, num_frames(n, streams.unit_hop))
     f0 = resample_nearest(streams.f0, num_frames(n, streams.f0_hop))
-    return dataclasses.replace(streams, units=units, f0=f0, num_samples=n)
+    return dataclasses.replace(streams.without_envelope(), units=units, f0=f0, num_samples=n)
 
 
 def edit_srb(
@@ -110,7 +121,8 @@ def edit_srb(
 ) -> bytes:
     """Edit ``.srb`` bytes: decode the symbols (not audio), edit, re-code with the same tables and
     packet size. ``tables`` as for :func:`bitstream.read_srb`; ``same_coding`` as for
-    :func:`set_speaker`.
+    :func:`set_speaker`. Envelope codes survive a pitch shift only (see the module doc); a file
+    that loses them is written without them (flag bit 6 clear).
 
     Raises:
         SrbFormatError: damaged input. SrbStreamsError: an edit out of range or a foreign speaker.

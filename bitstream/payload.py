@@ -1,7 +1,8 @@
 """Entropy coding of packet payloads with constriction's range coder.
 
-A payload holds, in this order, the unit events and then the F0 events of one packet (see
-:mod:`bitstream.runlength`), coded by a single range coder. One coder per packet keeps every
+A payload holds, in this order, the unit events, the F0 events and (format 1.4, when the file
+carries them) the envelope events of one packet (see :mod:`bitstream.runlength`), coded by a
+single range coder. One coder per packet keeps every
 packet decodable on its own while paying the coder's flush only once per packet.
 
 The payload is the coder's 32-bit words, big-endian, ending as early as possible: the decoder pads
@@ -17,7 +18,7 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
-from .errors import SrbFormatError
+from .errors import SrbFormatError, SrbTablesError
 from .runlength import DURATION, SYMBOL, Events
 from .tables import EntropyTables, StreamTables
 
@@ -61,7 +62,13 @@ def _shortest_tail(encoder) -> bytes:
 
 
 def encode_payloads(
-    units: np.ndarray, f0: np.ndarray, unit_starts, f0_starts, tables: EntropyTables
+    units: np.ndarray,
+    f0: np.ndarray,
+    unit_starts,
+    f0_starts,
+    tables: EntropyTables,
+    envelope: np.ndarray | None = None,
+    envelope_starts=None,
 ) -> list[bytes]:
     """One payload per packet.
 
@@ -69,13 +76,22 @@ def encode_payloads(
         units: ``(T_u,)`` the whole unit stream; packets begin at frames ``unit_starts``.
         f0: ``(T_f,)`` the whole F0 stream; packets begin at frames ``f0_starts``.
         tables: the tables to code with.
+        envelope: ``None``, or ``(T_e,)`` the whole envelope stream (format 1.4, coded after the
+            F0 events with ``tables.envelope``); packets begin at frames ``envelope_starts``.
     """
-    coders = (
+    coders = [
         _EventCoder(tables.units, tables.units.events(units, unit_starts)),
         _EventCoder(tables.f0, tables.f0.events(f0, f0_starts, units=units, ratio=tables.f0_ratio)),
-    )
+    ]
     u_bounds = list(unit_starts) + [units.size]
     f_bounds = list(f0_starts) + [f0.size]
+    if envelope is not None:
+        if tables.envelope is None:
+            raise SrbTablesError("envelope codes need tables with an envelope stream")
+        if envelope_starts is None or len(envelope_starts) != len(unit_starts):
+            raise SrbTablesError("envelope codes need one start frame per packet")
+        coders.append(_EventCoder(tables.envelope, tables.envelope.events(envelope, envelope_starts)))
+        e_bounds = list(envelope_starts) + [envelope.size]
     out = []
     for p in range(len(unit_starts)):
         encoder = _RangeEncoder()
@@ -83,11 +99,12 @@ def encode_payloads(
             coder.encode(encoder, p)
         u = units[u_bounds[p] : u_bounds[p + 1]]
         f = f0[f_bounds[p] : f_bounds[p + 1]]
+        e = envelope[e_bounds[p] : e_bounds[p + 1]] if envelope is not None else np.zeros(0, np.int32)
 
         short = _shortest_tail(encoder.clone())
         try:
-            du, df = decode_payload(short, u.size, f.size, tables, p)
-            ok = np.array_equal(du, u) and np.array_equal(df, f)
+            du, df, de = decode_payload(short, u.size, f.size, tables, p, e.size)
+            ok = np.array_equal(du, u) and np.array_equal(df, f) and (de is None or np.array_equal(de, e))
         except SrbFormatError:
             ok = False
         # The short form is verified by decoding it; should it ever fail, the full words never do.
@@ -141,12 +158,20 @@ def _decode_frames(decoder, t: StreamTables, n: int, extra: np.ndarray | None = 
     return np.asarray(out, np.int32)
 
 
-def decode_payload(payload: bytes, n_units: int, n_f0: int, tables: EntropyTables, packet: int = 0):
+def decode_payload(payload: bytes, n_units: int, n_f0: int, tables: EntropyTables, packet: int = 0,
+                   n_envelope: int = 0):
     """Inverse of :func:`encode_payloads` for one packet, given the frame counts the header implies.
 
+    Args:
+        n_envelope: envelope frames of the packet (0 for a file without envelope codes; the
+            envelope frames of a file that has them are never 0 in a packet).
+
     Returns:
-        ``(units, f0)``: ``(n_units,)`` and ``(n_f0,)`` int32 arrays.
+        ``(units, f0, envelope)``: ``(n_units,)``, ``(n_f0,)`` and ``(n_envelope,)`` int32
+        arrays; ``envelope`` is ``None`` when ``n_envelope`` is 0.
     """
+    if n_envelope and tables.envelope is None:
+        raise SrbTablesError("envelope codes need tables with an envelope stream")
     padded = payload + b"\0" * (-len(payload) % 4)
     decoder = _RangeDecoder(np.frombuffer(padded, ">u4").astype(np.uint32))
     try:
@@ -157,10 +182,11 @@ def decode_payload(payload: bytes, n_units: int, n_f0: int, tables: EntropyTable
             f0 = _decode_frames(decoder, tables.f0, n_f0, tables.f0.unit_context(units, n_f0, tables.f0_ratio))
         else:
             f0 = _decode_frames(decoder, tables.f0, n_f0)
+        envelope = _decode_frames(decoder, tables.envelope, n_envelope) if n_envelope else None
     except SrbFormatError:
         raise
     except Exception as exc:
         # constriction refuses some bit patterns (it raises AssertionError); with an intact CRC
         # that means a crafted or miscoded packet, which is a format error like any other.
         raise SrbFormatError(f"packet {packet}: payload does not decode ({exc})", packet=packet) from exc
-    return units, f0
+    return units, f0, envelope

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -38,6 +39,10 @@ def write_srb(streams: Streams, tables: EntropyTables | None = None, packet_fram
         model_tables: leave the tables id out of the header (format 1.3, 32 bits less): the
             tables are the model's own (``streams.model_id`` not 0, trained tables), and a reader
             must be given them (the header CRC still covers their id).
+
+    Streams with envelope codes are written as format 1.4 and need trained tables with an
+    envelope stream of their alphabet and frame rate, and packets of whole envelope frames;
+    streams without them are written as before, whatever the tables have.
     """
     if not 1 <= packet_frames <= MAX_PACKET_FRAMES:
         raise SrbTablesError(f"packet_frames must be in 1..{MAX_PACKET_FRAMES}, got {packet_frames}")
@@ -48,6 +53,11 @@ def write_srb(streams: Streams, tables: EntropyTables | None = None, packet_fram
         # F0 coded given the units needs packets of whole F0 frames (each packet decodes on its own)
         raise SrbTablesError(f"these tables need packets of a multiple of {tables.f0_ratio} unit frames, "
                              f"got {packet_frames}")
+    has_envelope = streams.envelope is not None
+    if has_envelope and packet_frames % tables.envelope_ratio:
+        # likewise, packets hold whole envelope frames
+        raise SrbTablesError(f"envelope codes of {tables.envelope_ratio} unit frames need packets of a multiple of "
+                             f"{tables.envelope_ratio} unit frames, got {packet_frames}")
     h = Header(
         model_id=streams.model_id,
         tables_id=tables.tables_id,
@@ -67,11 +77,14 @@ def write_srb(streams: Streams, tables: EntropyTables | None = None, packet_fram
         pitch_stats=streams.pitch_stats,
         gain=streams.gain,
         model_tables=model_tables,
+        envelope=has_envelope,
     )
     packets = range(h.num_packets)
     unit_starts = [h.unit_span(p)[0] for p in packets]
     f0_starts = [h.f0_span(p)[0] for p in packets]
-    payloads = encode_payloads(streams.units, streams.f0, unit_starts, f0_starts, tables)
+    envelope_starts = [h.envelope_span(p)[0] for p in packets] if has_envelope else None
+    payloads = encode_payloads(streams.units, streams.f0, unit_starts, f0_starts, tables, streams.envelope,
+                               envelope_starts)
     return write_header(h) + b"".join(write_packet(p, payload) for p, payload in enumerate(payloads))
 
 
@@ -98,24 +111,29 @@ class Recovered:
         units_lost: ``(T_u,)`` bool, True where units were lost.
         f0_lost: ``(T_f,)`` bool, True where F0 codes were lost.
         lost: the lost spans, in order.
+        envelope_lost: ``(T_e,)`` bool, True where envelope codes were lost; ``None`` when the
+            file carries none.
     """
 
     streams: Streams
     units_lost: np.ndarray
     f0_lost: np.ndarray
     lost: list[LostSpan] = field(default_factory=list)
+    envelope_lost: np.ndarray | None = None
 
 
-@dataclass
-class _Parsed:
+class Parsed(NamedTuple):
+    """What :func:`parse_srb` returns; unpacks as ``h, t, packets, units, f0, envelope``."""
+
     header: Header
     tables: EntropyTables
     packets: list  # Packet, in file order
-    units: list
-    f0: list
+    units: list  # per packet, its unit frames
+    f0: list  # per packet, its F0 frames
+    envelope: list  # per packet, its envelope frames; None entries in a file without envelope codes
 
 
-def _streams(h: Header, units: np.ndarray, f0: np.ndarray) -> Streams:
+def _streams(h: Header, units: np.ndarray, f0: np.ndarray, envelope: np.ndarray | None = None) -> Streams:
     return Streams(
         units=units,
         f0=f0,
@@ -130,36 +148,43 @@ def _streams(h: Header, units: np.ndarray, f0: np.ndarray) -> Streams:
         pitch_cents=h.pitch_cents,
         pitch_stats=h.pitch_stats,
         gain=h.gain,
+        envelope=envelope,
+        envelope_vocab=h.envelope_vocab if envelope is not None else 0,
+        envelope_hop=h.envelope_hop if envelope is not None else 0,
     )
 
 
-def _decode_packet(h: Header, tables: EntropyTables, packet) -> tuple[np.ndarray, np.ndarray]:
+def _decode_packet(h: Header, tables: EntropyTables, packet) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     u0, u1 = h.unit_span(packet.index)
     f0, f1 = h.f0_span(packet.index)
-    return decode_payload(packet.payload, u1 - u0, f1 - f0, tables, packet.index)
+    e0, e1 = h.envelope_span(packet.index)
+    return decode_payload(packet.payload, u1 - u0, f1 - f0, tables, packet.index, e1 - e0)
 
 
-def parse_srb(data: bytes, tables: TablesArg = None):
+def parse_srb(data: bytes, tables: TablesArg = None) -> Parsed:
     """Header, tables and every packet of a well-formed file, decoded; raises on any damage.
 
     Returns:
-        ``(header, tables, packets, units, f0)`` with per-packet lists of decoded slices.
+        ``(header, tables, packets, units, f0, envelope)`` (a :class:`Parsed`) with per-packet
+        lists of decoded slices; ``envelope``'s entries are ``None`` for a file without envelope
+        codes.
     """
     data = bytes(data)
     h = read_header(data, tables)
     t = h.tables
     offset = h.size
-    packets, units, f0 = [], [], []
+    packets, units, f0, envelope = [], [], [], []
     for p in range(h.num_packets):
         packet = read_packet(data, offset, p)
-        u, f = _decode_packet(h, t, packet)
+        u, f, e = _decode_packet(h, t, packet)
         packets.append(packet)
         units.append(u)
         f0.append(f)
+        envelope.append(e)
         offset += packet.size
     if offset != len(data):
         raise SrbFormatError(f"{len(data) - offset} unexpected bytes after the last packet")
-    return h, t, packets, units, f0
+    return Parsed(h, t, packets, units, f0, envelope)
 
 
 def read_srb(data: bytes, tables: TablesArg = None) -> Streams:
@@ -173,9 +198,9 @@ def read_srb(data: bytes, tables: TablesArg = None) -> Streams:
     Raises:
         SrbFormatError: anything wrong with the bytes; ``.packet`` names a damaged packet.
     """
-    h, _, _, units, f0 = parse_srb(data, tables)
+    h, _, _, units, f0, envelope = parse_srb(data, tables)
     cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.int32)  # noqa: E731
-    return _streams(h, cat(units), cat(f0))
+    return _streams(h, cat(units), cat(f0), cat(envelope) if h.envelope else None)
 
 
 def recover_srb(data: bytes, tables: TablesArg = None) -> Recovered:
@@ -183,15 +208,18 @@ def recover_srb(data: bytes, tables: TablesArg = None) -> Recovered:
 
     The header must be intact (without it nothing can be decoded). A packet whose CRC, sequence
     number or content is wrong is skipped; when its length field was damaged too, the reader
-    resynchronises on the next offset holding an intact packet.
+    resynchronises on the next offset holding an intact packet. The frames of lost packets hold
+    symbol 0 in every stream, envelope codes included (:func:`bitstream.hold_fill` conceals them).
     """
     data = bytes(data)
     h = read_header(data, tables)
     t = h.tables
     units = np.zeros(h.num_units, np.int32)
     f0 = np.zeros(h.num_f0, np.int32)
+    envelope = np.zeros(h.num_envelope, np.int32)
     units_ok = np.zeros(h.num_units, bool)
     f0_ok = np.zeros(h.num_f0, bool)
+    envelope_ok = np.zeros(h.num_envelope, bool)
     reasons: dict[int, str] = {}
     offset, p = h.size, 0
     while p < h.num_packets:
@@ -211,14 +239,17 @@ def recover_srb(data: bytes, tables: TablesArg = None) -> Recovered:
             offset, p = found.offset, found.index
             continue
         try:
-            u, f = _decode_packet(h, t, packet)
+            u, f, e = _decode_packet(h, t, packet)
         except SrbFormatError as exc:  # intact framing, undecodable content: skip just this packet
             reasons[p] = str(exc)
         else:
             u0, u1 = h.unit_span(p)
             f0a, f1 = h.f0_span(p)
+            e0, e1 = h.envelope_span(p)
             units[u0:u1], units_ok[u0:u1] = u, True
             f0[f0a:f1], f0_ok[f0a:f1] = f, True
+            if e is not None:
+                envelope[e0:e1], envelope_ok[e0:e1] = e, True
         offset += packet.size
         p += 1
     lost: list[LostSpan] = []
@@ -229,5 +260,6 @@ def recover_srb(data: bytes, tables: TablesArg = None) -> Recovered:
             lost[-1] = LostSpan(last.first_packet, q, last.start_sample, s1, last.reason)
         else:
             lost.append(LostSpan(q, q, s0, s1, reasons[q]))
-    streams = _streams(h, units, f0)
-    return Recovered(streams, ~units_ok, ~f0_ok, lost)
+    if not h.envelope:
+        return Recovered(_streams(h, units, f0), ~units_ok, ~f0_ok, lost)
+    return Recovered(_streams(h, units, f0, envelope), ~units_ok, ~f0_ok, lost, ~envelope_ok)

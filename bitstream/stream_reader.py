@@ -41,12 +41,15 @@ class DecodedPacket:
         index: packet number.
         units, f0: its unit and F0 slices (``None`` when lost).
         lost: ``None``, or the reason the packet could not be decoded.
+        envelope: its envelope codes (format 1.4, frames ``header.envelope_span(index)``);
+            ``None`` when lost or when the file carries none.
     """
 
     index: int
     units: np.ndarray | None
     f0: np.ndarray | None
     lost: str | None = None
+    envelope: np.ndarray | None = None
 
 
 class PacketReader:
@@ -159,11 +162,12 @@ class PacketReader:
         h = self.header
         u0, u1 = h.unit_span(packet.index)
         f0a, f1 = h.f0_span(packet.index)
+        e0, e1 = h.envelope_span(packet.index)
         try:
-            units, f0 = decode_payload(packet.payload, u1 - u0, f1 - f0a, h.tables, packet.index)
+            units, f0, envelope = decode_payload(packet.payload, u1 - u0, f1 - f0a, h.tables, packet.index, e1 - e0)
         except SrbFormatError as exc:  # intact framing, undecodable content: only this packet
             return DecodedPacket(packet.index, None, None, self._file_offsets(str(exc)))
-        return DecodedPacket(packet.index, units, f0)
+        return DecodedPacket(packet.index, units, f0, envelope=envelope)
 
 
 def iter_chunks(source, chunk_size: int = 4096) -> Iterator[bytes]:

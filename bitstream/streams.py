@@ -1,13 +1,15 @@
 """The :class:`Streams` value: everything the codec transmits, as plain numpy arrays.
 
 ``Streams`` is the only interface between the torch side (``codec``) and this package. It holds
-symbols, not audio: content units at the unit frame rate, F0 codes at the F0 frame rate, and the
-speaker code. Frame counts are implied by the number of samples, ``ceil(num_samples / hop)``, so
-the container never spends bits on them and a codec cannot produce streams of inconsistent length.
+symbols, not audio: content units at the unit frame rate, F0 codes at the F0 frame rate, the
+speaker code and, optionally (format 1.4), envelope codes at the envelope frame rate. Frame counts
+are implied by the number of samples, ``ceil(num_samples / hop)``, so the container never spends
+bits on them and a codec cannot produce streams of inconsistent length.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -142,6 +144,14 @@ class Streams:
             +63.5 dB; format 1.3): the encoder's measure of how much louder or quieter the
             input was than the decoder's output, since units, F0 codes and speaker codes carry
             no loudness. ``None`` = none (the decoder's own level).
+        envelope: ``None``, or (format 1.4) ``(T_e,)`` int32 envelope codes,
+            ``T_e = ceil(num_samples / envelope_hop)``: one vector-quantiser index per envelope
+            frame. What a code means is the model's business; srb's codec sends a correction of
+            its band levels, chosen by the encoder against its own decode of the other streams,
+            so the codes describe what that decode got wrong rather than the audio itself.
+        envelope_vocab: codebook size of the envelope codes, ``1..MAX_VOCAB``; 0 without them.
+        envelope_hop: samples per envelope frame, a multiple of ``unit_hop`` (packets then hold
+            whole envelope frames, see docs/FORMAT.md); 0 without envelope codes.
     """
 
     units: np.ndarray
@@ -157,6 +167,9 @@ class Streams:
     pitch_cents: int = 0
     pitch_stats: tuple[int, int] | None = None
     gain: int | None = None
+    envelope: np.ndarray | None = None
+    envelope_vocab: int = 0
+    envelope_hop: int = 0
 
     def __post_init__(self):
         for name, value, lo, hi in (
@@ -168,6 +181,8 @@ class Streams:
             ("f0_vocab", self.f0_vocab, 1, MAX_VOCAB),
             ("model_id", self.model_id, 0, (1 << 32) - 1),
             ("pitch_cents", self.pitch_cents, -MAX_PITCH_CENTS, MAX_PITCH_CENTS),
+            ("envelope_vocab", self.envelope_vocab, 0, MAX_VOCAB),
+            ("envelope_hop", self.envelope_hop, 0, MAX_HOP),
         ):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
                 raise SrbStreamsError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
@@ -192,6 +207,23 @@ class Streams:
         object.__setattr__(
             self, "f0", _symbols("f0", self.f0, self.f0_vocab, num_frames(self.num_samples, self.f0_hop))
         )
+        if self.envelope is None:
+            if self.envelope_vocab or self.envelope_hop:
+                raise SrbStreamsError(
+                    f"envelope_vocab and envelope_hop must be 0 without envelope codes, got {self.envelope_vocab} "
+                    f"and {self.envelope_hop}"
+                )
+        else:
+            if self.envelope_vocab < 1:
+                raise SrbStreamsError(f"envelope codes need an envelope_vocab in 1..{MAX_VOCAB}, got 0")
+            # Packets hold whole unit frames; an envelope frame of whole unit frames lets them hold
+            # whole envelope frames too, so each packet stays decodable on its own.
+            if self.envelope_hop < 1 or self.envelope_hop % self.unit_hop:
+                raise SrbStreamsError(
+                    f"envelope_hop must be a positive multiple of unit_hop ({self.unit_hop}), got {self.envelope_hop}"
+                )
+            expected = num_frames(self.num_samples, self.envelope_hop)
+            object.__setattr__(self, "envelope", _symbols("envelope", self.envelope, self.envelope_vocab, expected))
 
     @property
     def duration(self) -> float:
@@ -208,6 +240,15 @@ class Streams:
         """F0 frames per second."""
         return self.sample_rate / self.f0_hop
 
+    @property
+    def envelope_rate(self) -> float:
+        """Envelope frames per second (0.0 without envelope codes)."""
+        return self.sample_rate / self.envelope_hop if self.envelope is not None else 0.0
+
+    def without_envelope(self) -> "Streams":
+        """These streams without envelope codes (what edits that invalidate them return)."""
+        return dataclasses.replace(self, envelope=None, envelope_vocab=0, envelope_hop=0)
+
     def __eq__(self, other):
         if not isinstance(other, Streams):
             return NotImplemented
@@ -215,15 +256,18 @@ class Streams:
             np.array_equal(self.units, other.units)
             and np.array_equal(self.f0, other.f0)
             and self.speaker == other.speaker
+            and (self.envelope is None) == (other.envelope is None)
+            and (self.envelope is None or np.array_equal(self.envelope, other.envelope))
             and all(
                 getattr(self, k) == getattr(other, k)
                 for k in ("num_samples", "sample_rate", "unit_hop", "f0_hop", "unit_vocab", "f0_vocab", "model_id",
-                          "pitch_cents", "pitch_stats", "gain")
+                          "pitch_cents", "pitch_stats", "gain", "envelope_vocab", "envelope_hop")
             )
         )
 
     def __repr__(self):
+        envelope = f", envelope {self.envelope.size}x<{self.envelope_vocab}" if self.envelope is not None else ""
         return (
             f"Streams({self.duration:.2f} s at {self.sample_rate} Hz, units {self.units.size}x<{self.unit_vocab}, "
-            f"f0 {self.f0.size}x<{self.f0_vocab}, {self.speaker!r}, model {self.model_id:08x})"
+            f"f0 {self.f0.size}x<{self.f0_vocab}{envelope}, {self.speaker!r}, model {self.model_id:08x})"
         )

@@ -11,6 +11,10 @@ conditioned on the unit stream: ``unit_classes`` maps every unit to one of ``M``
 symbol of F0 frame ``i`` has the context ``prev + (vocab + 1) * (M * class(first unit) + class(last
 unit))`` over the unit frames it spans (:func:`unit_context`), ``(vocab + 1) * M^2`` rows.
 
+Trained tables may add a third stream (format 1.4), the *envelope* codes: per-frame coded like F0
+(previous code in the packet as context, START at each packet's start, no unit classes), one code
+per ``envelope_ratio`` unit frames.
+
 Both sides must hand constriction bit-identical float64 rows, so rows are normalised once, when
 tables are built or loaded, and the coder only ever reads them. Trained tables are identified by a
 32-bit hash of their content (:attr:`EntropyTables.tables_id`), written in every ``.srb`` header;
@@ -19,6 +23,7 @@ id 0 means "uniform tables", which the decoder rebuilds from the header alone.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -30,12 +35,15 @@ import numpy as np
 
 from .errors import SrbTablesError
 from .runlength import CODINGS, DURATION, SYMBOL, Events, events
-from .streams import MAX_VOCAB
+from .streams import MAX_HOP, MAX_VOCAB
 
 _Categorical = constriction.stream.model.Categorical
 TABLES_FORMAT = "srb-tables"
 TABLES_VERSION = 1  # tables with a trigram or unit classes are version 2; others stay 1 (and keep their ids)
 CONTEXT_VERSION = 2
+#: Tables with an envelope stream. A reader of versions 1 and 2 refuses them by number rather than
+#: load them without their envelope (it would then compute another id and misname the tables).
+ENVELOPE_VERSION = 3
 MAX_RUN_LIMIT = 4096
 
 
@@ -434,18 +442,44 @@ class EntropyTables:
         profile: geometry and speaker alphabets these tables are for; ``None`` for uniform tables,
             whose files spell all of it out in the header.
         trained: ``False`` for the uniform fallback, whose id is 0.
+        envelope: ``None``, or the tables of the envelope codes (format 1.4): per-frame coded, of
+            order 0 or 1, without unit classes. Only trained tables have one: a file names its
+            envelope stream through the tables id alone (the header spells out nothing of it).
+        envelope_ratio: unit frames per envelope frame (``envelope_hop / unit_hop``), ``>= 1``
+            with ``envelope``, 0 without.
     """
 
     units: StreamTables
     f0: StreamTables
     profile: Profile | None = field(default_factory=Profile)
     trained: bool = True
+    envelope: StreamTables | None = None
+    envelope_ratio: int = 0
 
     def __post_init__(self):
         if self.units.coding != "runlength":
             raise SrbTablesError("the unit stream is always run-length coded")
         if self.trained and self.profile is None:
             raise SrbTablesError("trained tables need a profile")
+        ratio = self.envelope_ratio
+        if not isinstance(ratio, (int, np.integer)) or isinstance(ratio, bool):
+            raise SrbTablesError(f"envelope_ratio must be an integer, got {ratio!r}")
+        object.__setattr__(self, "envelope_ratio", int(ratio))
+        if self.envelope is None:
+            if ratio:
+                raise SrbTablesError(f"envelope_ratio must be 0 without envelope tables, got {ratio}")
+        else:
+            e = self.envelope
+            if not isinstance(e, StreamTables):
+                raise SrbTablesError(f"envelope tables must be StreamTables, got {type(e).__name__}")
+            if not self.trained or self.profile is None:
+                raise SrbTablesError("an envelope stream needs trained tables with a profile (uniform tables have none)")
+            if e.coding != "frame" or e.unit_classes is not None or e.order > 1:
+                raise SrbTablesError("envelope tables must be per-frame coded, of order 0 or 1, without unit classes")
+            limit = MAX_HOP // self.profile.unit_hop
+            if not 1 <= ratio <= limit:
+                raise SrbTablesError(f"envelope_ratio must be in 1..{limit} unit frames (an envelope hop of at most "
+                                     f"{MAX_HOP} samples), got {ratio}")
         if self.f0.unit_classes is not None:
             if self.profile is None or self.profile.f0_hop % self.profile.unit_hop:
                 raise SrbTablesError("F0 given the units needs a profile whose F0 hop is a multiple of the unit hop")
@@ -456,6 +490,22 @@ class EntropyTables:
     def f0_ratio(self) -> int:
         """Unit frames per F0 frame when F0 is coded given the units, else 0."""
         return self.profile.f0_hop // self.profile.unit_hop if self.f0.unit_classes is not None else 0
+
+    @property
+    def envelope_hop(self) -> int:
+        """Samples per envelope frame of streams these tables code (0 without an envelope stream)."""
+        return self.profile.unit_hop * self.envelope_ratio if self.envelope is not None else 0
+
+    def with_envelope(self, envelope: StreamTables, ratio: int) -> "EntropyTables":
+        """These tables with ``envelope`` as the tables of the envelope codes, one per ``ratio``
+        unit frames (a new tables id; train them with :func:`fit_stream_tables`, ``coding="frame"``
+        and ``packet_frames`` = envelope frames per packet)."""
+        return dataclasses.replace(self, envelope=envelope, envelope_ratio=ratio)
+
+    def without_envelope(self) -> "EntropyTables":
+        """These tables less their envelope stream: exactly the tables (and id) they were before
+        :meth:`with_envelope`, which files written without envelope codes by older tables name."""
+        return dataclasses.replace(self, envelope=None, envelope_ratio=0)
 
     def check_streams(self, streams) -> None:
         """Raise :class:`SrbTablesError` unless these tables can code ``streams``."""
@@ -481,6 +531,18 @@ class EntropyTables:
                 )
                 if have != want
             ]
+        if streams.envelope is not None:
+            if self.envelope is None:
+                wrong.append("envelope codes (tables: no envelope stream)")
+            else:
+                wrong += [
+                    f"{name} {have} (tables: {want})"
+                    for name, have, want in (
+                        ("envelope vocabulary", streams.envelope_vocab, self.envelope.vocab),
+                        ("envelope hop", streams.envelope_hop, self.envelope_hop),
+                    )
+                    if have != want
+                ]
         if wrong:
             raise SrbTablesError("streams do not fit these tables: " + ", ".join(wrong))
 
@@ -497,17 +559,30 @@ class EntropyTables:
         )
 
     def _meta(self) -> dict:
-        return {
+        if self.envelope is not None:
+            version = ENVELOPE_VERSION
+        elif self.units.order < 2 and self.f0.order < 2 and self.f0.unit_classes is None:
+            version = TABLES_VERSION
+        else:
+            version = CONTEXT_VERSION
+        meta = {
             "format": TABLES_FORMAT,
-            "version": TABLES_VERSION if self.units.order < 2 and self.f0.order < 2 and self.f0.unit_classes is None
-            else CONTEXT_VERSION,
+            "version": version,
             "units": self.units.describe(),
             "f0": self.f0.describe(),
             "profile": self.profile.as_dict() if self.profile else None,
         }
+        if self.envelope is not None:  # only then: tables without one keep their meta (and ids)
+            meta["envelope"] = {**self.envelope.describe(), "ratio": self.envelope_ratio}
+        return meta
+
+    def _streams(self) -> tuple:
+        """``(name, tables)`` of every stream these tables code, as files name them."""
+        named = (("units", self.units), ("f0", self.f0))
+        return named + ((("envelope", self.envelope),) if self.envelope is not None else ())
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {f"{name}_{part}": t.weights[part] for name, t in (("units", self.units), ("f0", self.f0))
+        return {f"{name}_{part}": t.weights[part] for name, t in self._streams()
                 for part in ("symbol", "duration", "trigram", "unit_classes") if part in t.weights}
 
     @property
@@ -538,16 +613,17 @@ class EntropyTables:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 meta = json.loads(npz["meta"].tobytes().decode())
                 arrays = {k: npz[k] for k in ("units_symbol", "units_duration", "f0_symbol", "f0_duration")}
-                arrays.update({k: npz[k] for k in ("units_trigram", "f0_trigram", "f0_unit_classes", "units_unit_classes")
-                               if k in npz.files})
+                optional = ("units_trigram", "f0_trigram", "f0_unit_classes", "units_unit_classes", "envelope_symbol",
+                            "envelope_duration")
+                arrays.update({k: npz[k] for k in optional if k in npz.files})
         except SrbTablesError:
             raise
         except Exception as exc:  # numpy/zip/json raise many types for a damaged file
             raise SrbTablesError(f"not an srb tables file: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("format") != TABLES_FORMAT or meta.get("version") not in (
-            TABLES_VERSION, CONTEXT_VERSION
+            TABLES_VERSION, CONTEXT_VERSION, ENVELOPE_VERSION
         ):
-            raise SrbTablesError("unsupported tables format (expected srb-tables version 1 or 2)")
+            raise SrbTablesError("unsupported tables format (expected srb-tables version 1, 2 or 3)")
         try:
             streams = {
                 name: StreamTables(
@@ -562,11 +638,12 @@ class EntropyTables:
                 for name in ("units", "f0")
             }
             profile = Profile(**{k: int(v) for k, v in meta["profile"].items()})
+            envelope, ratio = _envelope_fields(meta, arrays)
         except SrbTablesError:
             raise
         except (TypeError, KeyError, AttributeError, ValueError) as exc:
             raise SrbTablesError(f"malformed tables metadata: {exc!r}") from exc
-        return cls(streams["units"], streams["f0"], profile, trained=True)
+        return cls(streams["units"], streams["f0"], profile, trained=True, envelope=envelope, envelope_ratio=ratio)
 
     @classmethod
     def load(cls, path) -> "EntropyTables":
@@ -579,9 +656,9 @@ class EntropyTables:
 
 def _trigram_fields(meta: dict, name: str, arrays: dict) -> tuple:
     """``(trigram, beta)`` of stream ``name`` as a tables file declares them (``()`` for none);
-    the array and the declaration must agree, and only a version-2 file may have them."""
+    the array and the declaration must agree, and only a version-2 (or later) file may have them."""
     declared = meta[name].get("symbol_order") == 2
-    if declared != (f"{name}_trigram" in arrays) or (declared and meta["version"] != CONTEXT_VERSION):
+    if declared != (f"{name}_trigram" in arrays) or (declared and meta["version"] < CONTEXT_VERSION):
         raise SrbTablesError(f"{name}: trigram table and its declaration disagree")
     return (arrays[f"{name}_trigram"], float(meta[name]["trigram_beta"])) if declared else ()
 
@@ -589,8 +666,36 @@ def _trigram_fields(meta: dict, name: str, arrays: dict) -> tuple:
 def _unit_class_fields(meta: dict, name: str, arrays: dict) -> dict:
     """``unit_classes`` and ``num_classes`` of stream ``name`` as a tables file declares them."""
     declared = "unit_classes" in meta[name]
-    if declared != (f"{name}_unit_classes" in arrays) or (declared and meta["version"] != CONTEXT_VERSION):
+    if declared != (f"{name}_unit_classes" in arrays) or (declared and meta["version"] < CONTEXT_VERSION):
         raise SrbTablesError(f"{name}: unit classes and their declaration disagree")
     if not declared:
         return {}
     return {"unit_classes": arrays[f"{name}_unit_classes"], "num_classes": int(meta[name]["unit_classes"])}
+
+
+def _envelope_fields(meta: dict, arrays: dict) -> tuple[StreamTables | None, int]:
+    """``(envelope tables, ratio)`` as a tables file declares them (``(None, 0)`` for none): the
+    ``envelope`` entry, both arrays and version 3 go together, and the entry may declare only what
+    envelope tables can be (per-frame, order 0 or 1), so that its description is the arrays'."""
+    declared = "envelope" in meta
+    present = [k for k in ("envelope_symbol", "envelope_duration") if k in arrays]
+    if declared != (meta["version"] == ENVELOPE_VERSION):
+        raise SrbTablesError(f"envelope: tables version {meta['version']} and the envelope declaration disagree "
+                             "(version 3 is exactly the tables with an envelope stream)")
+    if (len(present) == 2) != declared or len(present) == 1:
+        raise SrbTablesError(f"envelope: arrays {present or 'none'} and the declaration disagree")
+    if not declared:
+        return None, 0
+    d = meta["envelope"]
+    if not isinstance(d, dict) or d.get("coding") != "frame" or d.get("symbol_order") not in (0, 1) or (
+        "unit_classes" in d or "trigram_beta" in d
+    ):
+        raise SrbTablesError(f"envelope: must be per-frame tables of order 0 or 1, declared {d!r}")
+    ratio = d["ratio"]
+    if not isinstance(ratio, int) or isinstance(ratio, bool):
+        raise SrbTablesError(f"envelope: ratio must be an integer, got {ratio!r}")
+    tables = StreamTables(int(d["vocab"]), "frame", int(d["max_run"]), arrays["envelope_symbol"],
+                          arrays["envelope_duration"])
+    if tables.order != d["symbol_order"]:
+        raise SrbTablesError(f"envelope: symbol table of order {tables.order}, declared {d['symbol_order']}")
+    return tables, ratio

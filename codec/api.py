@@ -20,8 +20,9 @@ from bitstream.container import MAX_PACKET_FRAMES, peek_model_id
 from . import pitch
 from .audio import load_audio
 from .bundle import load_bundle, load_render
+from .envelope import EnvelopeLayer
 from .errors import ModelError
-from .level import active_level, frame_powers, gain_code, gain_factor
+from .level import active_level, frame_powers, gain_code, gain_factor, level_corrected_gain
 from .postfilter import Postfilter, PostfilterConfig
 from .refiner import BandRefiner
 from .resynth import Resynth, ResynthConfig, resynth_contour, resynth_range
@@ -68,11 +69,16 @@ class Codec:
             levels towards the original's (the last stage), or ``None``.
         gain: apply the output gain files carry (format 1.3: the input's loudness, see
             :mod:`codec.level`); ``False`` leaves the output at the vocoder's own level.
+        envelope: apply the band-level corrections files of a bundle with an envelope layer carry
+            (:mod:`codec.envelope`; format 1.4); ``False`` decodes as if they had none.
+
+    A bundle with an envelope layer (``bundle.json``'s ``envelope``) writes it into every file
+    unless told not to (``encode(..., envelope=False)``), and reads files with and without it.
     """
 
     def __init__(self, config, modules: dict, tables, model_id: int, postfilter: PostfilterConfig | None = None,
                  resynth: ResynthConfig | None = None, gain: bool = True, smoother: SmootherConfig | None = None,
-                 refiner: BandRefiner | None = None):
+                 refiner: BandRefiner | None = None, envelope: bool = True):
         self.config = config
         self.content = modules["content"]
         self.f0vq = modules["f0vq"]
@@ -92,6 +98,13 @@ class Codec:
         self.smoother = EnvelopeSmoother(smoother) if smoother is not None and smoother.depth > 0 else None
         self.refiner = refiner if refiner is not None and refiner.config.scale > 0 else None
         self.apply_gain = bool(gain)
+        self.envelope = EnvelopeLayer(config.envelope) if config.envelope is not None else None
+        if self.envelope is not None and tables.envelope is None:
+            raise ModelError("the bundle names an envelope layer, but its tables have no envelope table")
+        self.apply_envelope = bool(envelope)
+        # Files of the bundles this one decodes were coded with these tables less the envelope's
+        # (whose id they name, or imply in the header CRC).
+        self.reading_tables = {t.tables_id: t for t in (tables, tables.without_envelope())}
         self.unit_lambda = 0.0
         self._rate = None  # the unit tables' code lengths, built on first use
 
@@ -99,7 +112,8 @@ class Codec:
     def from_pretrained(cls, name_or_path: str | Path | None = None,
                         postfilter: bool | PostfilterConfig = True,
                         resynth: bool | ResynthConfig = True, gain: bool = True,
-                        smoother: bool | SmootherConfig = True, refiner: bool = True) -> "Codec":
+                        smoother: bool | SmootherConfig = True, refiner: bool = True,
+                        envelope: bool = True) -> "Codec":
         """Load a bundle: ``None`` for srb's default, a bundled name, or a bundle folder.
 
         Args:
@@ -112,6 +126,8 @@ class Codec:
                 (:class:`~codec.smoother.SmootherConfig`).
             refiner: the bundle's band refiner (``render.json`` and ``refiner.safetensors``), if it
                 has one; ``False`` for none.
+            envelope: apply the envelope layer's corrections files carry; ``False`` ignores them
+                (the encoder still writes them).
 
         Raises:
             ModelError: unknown name, or a folder that is not a valid bundle.
@@ -126,13 +142,15 @@ class Codec:
             smoother = render.smoother
         band_refiner = BandRefiner.load(path, render.refiner) if refiner and render.refiner is not None else None
         return cls(*load_bundle(path), postfilter=postfilter or None, resynth=resynth or None, gain=gain,
-                   smoother=smoother or None, refiner=band_refiner)
+                   smoother=smoother or None, refiner=band_refiner, envelope=envelope)
 
     def vocoder_only(self) -> "Codec":
         """A shallow copy that decodes with the vocoder alone: no postfilter, pitch resynthesis,
-        envelope smoother or band refiner (the gain setting is kept). Shares the loaded models."""
+        envelope smoother, band refiner or envelope corrections (the gain setting is kept). Shares
+        the loaded models."""
         bare = copy.copy(self)
         bare.postfilter, bare.resynth, bare.smoother, bare.refiner = None, None, None, None
+        bare.apply_envelope = False
         return bare
 
     def context_frames(self) -> int:
@@ -140,13 +158,15 @@ class Codec:
         postfilter, envelope smoother and band refiner, :func:`codec.synth.receptive_field_frames`)."""
         from .synth import receptive_field_frames
 
-        return receptive_field_frames(self.decoder, self.postfilter, self.smoother, self.refiner)
+        return receptive_field_frames(self.decoder, self.postfilter, self.smoother, self.refiner,
+                                      self.envelope if self.apply_envelope else None)
 
     # -- audio -> streams -> bytes ------------------------------------------------------------
 
     @torch.inference_mode()
     def encode_streams(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
-                       unit_lambda: float | None = None, packet_frames: int | None = None) -> Streams:
+                       unit_lambda: float | None = None, packet_frames: int | None = None,
+                       envelope: bool | None = None) -> Streams:
         """Analyse speech into :class:`bitstream.Streams`.
 
         Args:
@@ -157,6 +177,9 @@ class Codec:
                 frame's most likely unit); ``None``: :attr:`unit_lambda`.
             packet_frames: the packet length the streams will be written with (the rate search
                 works per packet); ``None``: the bundle's (100 frames, 2 s).
+            envelope: send the envelope layer (:mod:`codec.envelope`: the encoder decodes its own
+                streams and measures the band levels against the input); ``None``: when the
+                bundle has one. About 120 bits/s more with srb-v0.6 (docs/ENVELOPE.md).
         """
         wav = load_audio(audio, sample_rate, self.sample_rate)
         n = wav.numel()
@@ -178,7 +201,7 @@ class Codec:
         units = units[: -(-n // self.config.unit_hop)]
         stats = self.pitch_stats_code(stats)
         gain = gain_code(active_level(frame_powers(wav.numpy())), self.vocoder_level(units, codes, speaker, stats))
-        return Streams(
+        streams = Streams(
             units=units,
             f0=codes,
             speaker=speaker,
@@ -192,6 +215,37 @@ class Codec:
             pitch_stats=stats,
             gain=gain,
         )
+        return self.add_envelope(streams, wav.numpy()) if self.wants_envelope(envelope) else streams
+
+    def wants_envelope(self, envelope: bool | None) -> bool:
+        """Whether an encode asked for ``envelope`` (``None``: the bundle's default) sends the layer.
+
+        Raises:
+            ModelError: asked for one from a bundle without an envelope layer.
+        """
+        if envelope and self.envelope is None:
+            raise ModelError("this model has no envelope layer")
+        return self.envelope is not None if envelope is None else bool(envelope)
+
+    def add_envelope(self, streams: Streams, original: np.ndarray) -> Streams:
+        """``streams`` with the envelope codes that move their decode towards ``original``
+        (``(num_samples,)`` at the codec's rate): closed loop, on exactly what :meth:`decode_streams`
+        makes of them before the corrections (clamped, as the output is). The gain field is then
+        corrected by how far the corrected decode's active level is from the input's: the
+        corrections, in dB per band and frame, need not keep the power-weighted level (the demo
+        sample at -20 dB came back 1.9 dB quieter without this)."""
+        import dataclasses
+
+        original = np.asarray(original, np.float32)
+        decoded = np.clip(self.render(streams), -1.0, 1.0)
+        codes = self.envelope.encode(original, decoded)
+        out = dataclasses.replace(streams, envelope=codes, envelope_vocab=self.envelope.config.size,
+                                  envelope_hop=self.envelope.config.frame_samples)
+        if streams.gain is None:
+            return out
+        level = active_level(frame_powers(np.clip(self.envelope.apply(decoded, codes), -1.0, 1.0)))
+        return dataclasses.replace(out, gain=level_corrected_gain(streams.gain, active_level(frame_powers(original)),
+                                                                  level))
 
     def vocoder_level(self, units: np.ndarray, codes: np.ndarray, speaker: SpeakerCode,
                       pitch_stats: tuple[int, int] | None) -> float | None:
@@ -247,12 +301,13 @@ class Codec:
         return pitch.stats_code(stats)
 
     def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
-               unit_lambda: float | None = None, packet_frames: int | None = None) -> bytes:
+               unit_lambda: float | None = None, packet_frames: int | None = None,
+               envelope: bool | None = None) -> bytes:
         """Speech -> bytes of an ``.srb`` file. Same input, same bytes. Arguments as
         :meth:`encode_streams`; longer packets than the bundle's 2 s cost fewer bits (framing
         and context restarts) but delay streamed decoding and lose more audio per lost packet."""
         packet_frames = self.packet_frames(packet_frames)
-        streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda, packet_frames)
+        streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda, packet_frames, envelope)
         return self.write(streams, packet_frames)
 
     def write(self, streams: Streams, packet_frames: int | None = None) -> bytes:
@@ -261,12 +316,13 @@ class Codec:
         return write_srb(streams, self.tables, self.packet_frames(packet_frames), model_tables=True)
 
     def encode_stream(self, path, speaker_id: int | None = None, unit_lambda: float | None = None,
-                      packet_frames: int | None = None) -> bytes:
+                      packet_frames: int | None = None, envelope: bool | None = None) -> bytes:
         """Like :meth:`encode` for a file, read in blocks: memory stays bounded however long the
         file (see :mod:`codec.stream_encode` for how, and for what may differ from :meth:`encode`)."""
         from .stream_encode import encode_file_stream_bytes
 
-        return encode_file_stream_bytes(self, path, speaker_id, unit_lambda, self.packet_frames(packet_frames))
+        return encode_file_stream_bytes(self, path, speaker_id, unit_lambda, self.packet_frames(packet_frames),
+                                        envelope)
 
     # -- bytes -> streams -> audio ------------------------------------------------------------
 
@@ -283,7 +339,7 @@ class Codec:
         tables to its model (format 1.3), which fails as a header CRC mismatch with tables not
         its own, is named as another model's file."""
         try:
-            return read_srb(data, self.tables)
+            return read_srb(data, self.reading_tables)
         except SrbModelMismatchError:
             raise
         except SrbFormatError as exc:
@@ -304,7 +360,25 @@ class Codec:
 
     def decode_streams(self, streams: Streams) -> np.ndarray:
         """:class:`bitstream.Streams` -> ``(num_samples,)`` float32 waveform at ``sample_rate``
-        (with the pitch shift the streams ask for, see :mod:`codec.synth`)."""
+        (with the pitch shift the streams ask for, see :mod:`codec.synth`, and the envelope
+        layer's corrections when they carry them)."""
+        wav = self.render(streams)
+        if streams.envelope is not None and self.apply_envelope:
+            self.check_envelope(streams)
+            wav = self.envelope.apply(wav, streams.envelope)
+        return np.clip(wav, -1.0, 1.0).astype(np.float32)
+
+    def check_envelope(self, streams: Streams) -> None:
+        """Refuse envelope codes this codec's layer does not define."""
+        e = self.envelope
+        if e is None or streams.envelope_vocab != e.config.size or streams.envelope_hop != e.config.frame_samples:
+            have = "none" if e is None else f"{e.config.size} codes per {e.config.frame_samples} samples"
+            raise SrbModelMismatchError(f"streams carry {streams.envelope_vocab} envelope codes per "
+                                        f"{streams.envelope_hop} samples; this model's layer: {have}")
+
+    def render(self, streams: Streams) -> np.ndarray:
+        """What :meth:`decode_streams` makes of ``streams`` before the envelope corrections and the
+        clamp: vocoder, finishing stages, output gain; ``(num_samples,)`` float32."""
         from .synth import synthesize
 
         self.check_model(streams.model_id)
@@ -315,8 +389,7 @@ class Codec:
                          self.postfilter)[: streams.num_samples]
         if self.resynth is not None and streams.pitch_stats is not None:
             wav = self.revoice(wav, streams.f0, streams.pitch_stats, streams.pitch_cents)
-        wav = self.finish_bands(wav)
-        return np.clip(wav * self.output_gain(streams.gain), -1.0, 1.0).astype(np.float32)
+        return (self.finish_bands(wav) * self.output_gain(streams.gain)).astype(np.float32)
 
     def finish_bands(self, audio: np.ndarray) -> np.ndarray:
         """``audio`` through :attr:`smoother` then :attr:`refiner`, the last stages before the gain

@@ -55,6 +55,9 @@ class BundleConfig(BaseModel):
     f0vq: dict
     speaker: dict
     decoder: dict
+    #: The envelope layer (codec.envelope.EnvelopeConfig, its codebook included), or None: bundles
+    #: from srb-v0.6 on may send band-level corrections (format 1.4).
+    envelope: dict | None = None
     card: dict = {}  # model card: data, training time, measured results, limits
     #: Model ids (8 hex digits) of earlier bundles whose files this one decodes: bundles that share
     #: its content model, F0 VQ-VAE, speaker encoder and tables byte for byte and differ only in the

@@ -27,7 +27,7 @@ def _read(path: str) -> bytes:
 
 
 def cmd_info(args) -> int:
-    tables = _tables_for(args)
+    tables = _reading(_tables_for(args))  # files with and without the layer
     for i, path in enumerate(args.files):
         report = bitrate_report(_read(path), tables)
         if len(args.files) > 1:
@@ -103,11 +103,11 @@ def _wav_bytes(wav, sample_rate: int) -> bytes:
 
 
 def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True, gain: bool = True,
-                smoother: bool = True, refiner: bool = True):
+                smoother: bool = True, refiner: bool = True, envelope: bool = True):
     from .api import Codec
 
     return Codec.from_pretrained(model, postfilter=postfilter, resynth=resynth, gain=gain, smoother=smoother,
-                                 refiner=refiner)
+                                 refiner=refiner, envelope=envelope)
 
 
 def _convert(args, suffix: str, label: str, convert) -> int:
@@ -143,7 +143,8 @@ def cmd_encode(args) -> int:
         if src == STDIO:
             audio = io.BytesIO(_read(src))
             audio.name = "<stdin>"
-        return encode(audio, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda, packet_frames=packet)
+        return encode(audio, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda, packet_frames=packet,
+                      envelope=False if args.no_envelope else None)
 
     return _convert(args, ".srb", "encode", convert)
 
@@ -162,7 +163,8 @@ def _lost_line(path: str, lost, sample_rate: int) -> str:
 
 def cmd_decode(args) -> int:
     codec = _load_codec(args.model, postfilter=not args.no_postfilter, resynth=not args.no_resynth,
-                        gain=not args.no_gain, smoother=not args.no_smoother, refiner=not args.no_refiner)
+                        gain=not args.no_gain, smoother=not args.no_smoother, refiner=not args.no_refiner,
+                        envelope=not args.no_envelope)
     if args.stream:
         return _decode_stream(codec, args)
     if args.format == "raw":
@@ -238,13 +240,20 @@ def _model_folder(args) -> Path:
 
 
 def _tables_for(args):
-    """Tables for editing, without torch: --tables, else the model bundle's tables.npz."""
+    """Tables for editing, without torch: --tables, else the model bundle's tables.npz. The caller
+    reads files with :func:`_reading`'s mapping, which also knows them less their envelope table."""
     if args.tables:
         return EntropyTables.load(args.tables)
     try:
         return EntropyTables.load(_model_folder(args) / "tables.npz")
     except OSError as exc:
         raise SrbError(f"cannot load the tables of model {args.model or 'default'}: {exc}") from exc
+
+
+def _reading(tables) -> dict:
+    """``tables`` and ``tables`` without the envelope table, by id: a model with an envelope layer
+    writes files with the first and reads the files of the models it decodes with the second."""
+    return {t.tables_id: t for t in (tables, tables.without_envelope())}
 
 
 def _same_coding_for(args) -> frozenset[int]:
@@ -270,13 +279,13 @@ def cmd_edit(args) -> int:
     tables = _tables_for(args)
     speaker = None
     if args.speaker_from:
-        speaker = read_srb(_read(args.speaker_from), tables)
+        speaker = read_srb(_read(args.speaker_from), _reading(tables))
     elif args.speaker is not None:
         n = tables.profile.speaker_ids
         if not 0 <= args.speaker < n:
             raise SrbError(f"--speaker {args.speaker}: this model knows speakers 0..{n - 1}")
         speaker = SpeakerCode.known(args.speaker, n)
-    out = edit_srb(_read(args.input), tables, speaker=speaker, semitones=args.pitch, tempo=args.tempo,
+    out = edit_srb(_read(args.input), _reading(tables), speaker=speaker, semitones=args.pitch, tempo=args.tempo,
                    same_coding=_same_coding_for(args) if args.speaker_from else ())
     _write(Path(args.output), out, args.force)
     return 0
@@ -301,10 +310,12 @@ def cmd_demo(args) -> int:
         ["pitch resynthesis (WORLD)"] if codec.resynth else []) + (
         [f"envelope smoother ({1000 * codec.smoother.config.frames * codec.smoother.config.hop / sr:.0f} ms)"]
         if codec.smoother else []) + (
-        [f"band refiner ({codec.refiner.config.bands} bands, scale {codec.refiner.config.scale:g})"] if codec.refiner else [])
+        [f"band refiner ({codec.refiner.config.bands} bands, scale {codec.refiner.config.scale:g})"] if codec.refiner else []) + (
+        [f"envelope layer ({codec.envelope.config.size} codes per {1000 * codec.envelope.config.frame_samples // sr} ms, "
+         f"{codec.envelope.config.bands} bands)"] if codec.envelope else [])
     print(f"encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s on this machine; decoder finishing: "
           + (", ".join(finishing) or "none") + "\n")
-    print(bitrate_report(data, codec.tables).format())
+    print(bitrate_report(data, codec.reading_tables).format())
     if args.output:
         _write(Path(args.output), _wav_bytes(wav, sr), args.force)
         print(f"\ndecoded speech written to {args.output}")
@@ -338,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="trade content accuracy for bits: units chosen for least -log p + L * bits (default 0: "
                      "each frame's likeliest unit; 0.1 sends about 8 %% fewer bits and loses some words, "
                      "docs/CONTENT.md)")
+    enc.add_argument("--no-envelope", action="store_true",
+                     help="leave out the envelope layer (a model that has one: about 120 bits/s fewer, "
+                     "less intelligible; docs/ENVELOPE.md)")
     dec = sub.add_parser("decode", help=".srb files -> WAV")
     dec.add_argument("inputs", nargs="+", metavar="IN.srb", help=".srb files, or - for standard input")
     dec.add_argument("-o", "--output", help="output file, or folder for several inputs, or - for standard output "
@@ -356,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="without the bundle's envelope smoother (the band levels as the vocoder left them)")
     dec.add_argument("--no-refiner", action="store_true",
                      help="without the bundle's band refiner (the band levels as the smoother left them)")
+    dec.add_argument("--no-envelope", action="store_true",
+                     help="ignore the envelope layer's band-level corrections the file carries")
     dec.add_argument("--no-gain", action="store_true",
                      help="ignore the input's loudness the file carries (the vocoder's own level)")
     dec.add_argument("--strict", action="store_true", help="fail on a lost or damaged packet instead of "
@@ -399,6 +415,7 @@ TRAINERS = {
     "robust-content": "robust_content",
     "robust-speaker": "robust_speaker",
     "refiner": "refiner",
+    "envelope": "envelope",
     "ssl": "ssl",
     "f0vq": "f0vq",
     "units": "units",

@@ -56,3 +56,11 @@ def gain_code(input_level: float | None, output_level: float | None) -> int | No
 def gain_factor(gain: int | None) -> float:
     """The amplitude factor of a gain field (1.0 for none)."""
     return 1.0 if gain is None else 10 ** (gain * GAIN_STEP_DB / 20)
+
+
+def level_corrected_gain(gain: int, input_level: float | None, output_level: float | None) -> int:
+    """``gain`` moved by the steps between ``output_level`` (what a decode with ``gain`` measured)
+    and ``input_level``: the gain field is a plain factor, so the decode moves by as much."""
+    if input_level is None or output_level is None:
+        return gain
+    return int(min(MAX_GAIN, max(MIN_GAIN, gain + round((input_level - output_level) / GAIN_STEP_DB))))

@@ -20,6 +20,11 @@ block with 1 s either side, with its frame grid and voicing threshold made the w
 now and then far from a block join. Measured: 9 of 10 dev files and a 10 min concatenation give
 identical bytes; the tenth has 94 % of its F0 codes equal (margins of 2 s do not change that file;
 4 s leave 2 frames different: no margin makes it exact, so 1 s it is).
+
+The envelope layer (srb-v0.6, :mod:`codec.envelope`) is measured on a streamed decode of the
+streams (:func:`_envelope_codes`). With the pitch resynthesis, WORLD places its pulses anew in each
+streamed window, so that decode's samples are not the whole file's and a few codes differ (5 of the
+demo's 154; docs/STREAMING_EDITING.md); without it, the codes are the whole-file encoder's.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from bitstream import SpeakerCode, Streams, write_srb
 from . import pitch
 from .audio import CLIP_LEVEL, MIN_SECONDS, check_clipping, check_level
 from .errors import AudioError, ModelError
-from .level import active_level, frame_powers, gain_code
+from .level import active_level, frame_powers, gain_code, level_corrected_gain
 
 #: Audio either side of a block for Praat (its windows are 3 periods of 50 Hz = 60 ms, but its
 #: path search spans the whole input; see the module docstring for what 1 s leaves different).
@@ -83,8 +88,10 @@ def _blocks(n: int, size: int):
 
 @torch.inference_mode()
 def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None,
-                       packet_frames: int | None = None) -> Streams:
-    """Streams of the speech file ``path``, analysed block by block (see the module docstring)."""
+                       packet_frames: int | None = None, envelope: bool | None = None) -> Streams:
+    """Streams of the speech file ``path``, analysed block by block (see the module docstring);
+    ``envelope`` as in :meth:`codec.api.Codec.encode_streams` (the decode it measures against is
+    streamed too, :func:`_envelope_codes`)."""
     cfg = codec.config
     rd = BlockReader(path, codec.sample_rate)
     n, sr = rd.num_samples, codec.sample_rate
@@ -207,7 +214,53 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
         pitch_stats=codec.pitch_stats_code(stats),
     )
     gain = gain_code(active_level(np.concatenate(powers)), _vocoder_level(codec, streams, packet_frames))
-    return dataclasses.replace(streams, gain=gain)
+    streams = dataclasses.replace(streams, gain=gain)
+    if not codec.wants_envelope(envelope):
+        return streams
+    layer = codec.envelope
+    codes, out_powers = _envelope_codes(codec, streams, rd, packet_frames)
+    gain = level_corrected_gain(gain, active_level(np.concatenate(powers)), active_level(out_powers))
+    return dataclasses.replace(streams, envelope=codes, envelope_vocab=layer.config.size,
+                               envelope_hop=layer.config.frame_samples, gain=gain)
+
+
+def _envelope_codes(codec, streams: Streams, rd: BlockReader, packet_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """The envelope codes :meth:`codec.api.Codec.add_envelope` would send, in bounded memory, and
+    the frame powers of the decode they make (for its gain correction): the decode is streamed
+    packet by packet with its whole receptive field as context (so each packet's audio is the
+    whole-file decode's), and packet ``p``'s codes are measured on the audio of packets
+    ``p - 1 .. p + 1`` (the STFT frames of ``p`` see real neighbours, as in the whole file)."""
+    from .streaming import stream_decode
+
+    layer = codec.envelope
+    step = layer.config.frame_samples
+    data = write_srb(streams, codec.tables, packet_frames)
+    chunks = stream_decode(codec, data, lookahead=codec.context_frames())
+    recent: list = []  # the last three packets' AudioChunks
+    codes: list[np.ndarray] = []
+    powers: list[np.ndarray] = []
+
+    def measure(i: int) -> None:  # packet recent[i]'s frames, from the chunks around it
+        seg = recent[max(0, i - 1) : i + 2]
+        a = seg[0].start_sample
+        b = seg[-1].start_sample + seg[-1].audio.size
+        audio = np.concatenate([c.audio for c in seg])
+        seg_codes = layer.encode(rd.read(a, b), audio)
+        c = recent[i]
+        e0, e1 = c.start_sample // step, -(-(c.start_sample + c.audio.size) // step)
+        codes.append(seg_codes[e0 - a // step : e1 - a // step])
+        corrected = np.clip(layer.apply(audio, seg_codes), -1.0, 1.0)
+        powers.append(frame_powers(corrected[c.start_sample - a :][: c.audio.size]))
+
+    for chunk in chunks:
+        recent = (recent + [chunk])[-3:]
+        if len(recent) >= 2:
+            measure(len(recent) - 2)
+    if recent:
+        measure(len(recent) - 1)
+    if not codes:
+        return np.zeros(0, np.int32), np.zeros(0)
+    return np.concatenate(codes), np.concatenate(powers)
 
 
 def _vocoder_level(codec, streams: Streams, packet_frames: int) -> float | None:
@@ -225,7 +278,8 @@ def _vocoder_level(codec, streams: Streams, packet_frames: int) -> float | None:
 
 
 def encode_file_stream_bytes(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None,
-                             packet_frames: int | None = None) -> bytes:
+                             packet_frames: int | None = None, envelope: bool | None = None) -> bytes:
     """:func:`encode_file_stream`, written as ``.srb`` bytes."""
     packet_frames = codec.packet_frames(packet_frames)
-    return codec.write(encode_file_stream(codec, path, speaker_id, unit_lambda, packet_frames), packet_frames)
+    return codec.write(encode_file_stream(codec, path, speaker_id, unit_lambda, packet_frames, envelope),
+                       packet_frames)

@@ -74,8 +74,8 @@ class StreamDecoder:
         self.lookbehind = rf if lookbehind is None else int(lookbehind)
         if self.lookahead < 0 or self.lookbehind < 0:
             raise ValueError("lookahead and lookbehind must be >= 0")
-        self.reader = PacketReader(codec.tables)
-        self._packets: dict[int, tuple] = {}  # index -> (units, f0, lost reason)
+        self.reader = PacketReader(codec.reading_tables)
+        self._packets: dict[int, tuple] = {}  # index -> (units, f0, lost reason, envelope codes or None)
         self._next = 0
         self._speaker = None
         self._resynth = False  # set from the header: the codec re-voices and the file has pitch statistics
@@ -98,7 +98,7 @@ class StreamDecoder:
             self._speaker = self.codec.speaker_vector(h.speaker)
             self._resynth = self.codec.resynth is not None and h.pitch_stats is not None
         for p in packets:
-            self._packets[p.index] = (p.units, p.f0, p.lost)
+            self._packets[p.index] = (p.units, p.f0, p.lost, p.envelope)
         out = []
         while h is not None and self._next < h.num_packets and self._ready(self._next):
             out.append(self._emit(self._next))
@@ -134,7 +134,7 @@ class StreamDecoder:
         units_lost = np.ones(b - a, bool)
         f0_lost = np.ones(fb - fa, bool)
         for q in range(a // h.packet_frames, (b - 1) // h.packet_frames + 1):
-            qu, qf, reason = self._packets.get(q, (None, None, "gone"))
+            qu, qf, reason, _ = self._packets.get(q, (None, None, "gone", None))
             if reason is not None:
                 continue
             q0, q1 = h.unit_span(q)
@@ -157,15 +157,36 @@ class StreamDecoder:
         else:
             start = a * h.unit_hop
         # As in the whole-file decode, the smoother and refiner see audio that ends where the file ends.
-        wav = self.codec.finish_bands(wav[: max(0, h.num_samples - start)])
+        wav = self.codec.finish_bands(wav[: max(0, h.num_samples - start)]) * self.codec.output_gain(h.gain)
+        if h.envelope and self.codec.apply_envelope:
+            wav = self._correct(start, wav)
         s0, s1 = h.sample_span(p)
-        audio = wav[s0 - start :][: s1 - s0] * self.codec.output_gain(h.gain)
+        audio = wav[s0 - start :][: s1 - s0]
         reason = self._packets[p][2]
         if reason is not None:
             before_ok = p > 0 and self._packets.get(p - 1, (0, 0, None))[2] is None
             after_ok = p + 1 < h.num_packets and self._packets.get(p + 1, (0, 0, "?"))[2] is None
             audio = audio * fade_gain(audio.size, before_ok, after_ok, h.sample_rate)
         return AudioChunk(p, s0, np.clip(audio, -1.0, 1.0).astype(np.float32), reason)
+
+    def _correct(self, start: int, wav: np.ndarray) -> np.ndarray:
+        """The envelope layer's corrections applied to a window's audio from sample ``start`` (on an
+        envelope frame: windows start on F0 frames), frames of lost or unknown packets uncorrected."""
+        h, layer = self.header, self.codec.envelope
+        step = layer.config.frame_samples
+        e0 = start // step
+        e1 = min(h.num_envelope, e0 + layer.num_frames(wav.size))
+        codes = np.zeros(e1 - e0, np.int32)
+        lost = np.ones(e1 - e0, bool)
+        for q in range(e0 * step // h.packet_samples, -(-e1 * step // h.packet_samples)):
+            *_, reason, qe = self._packets.get(q, (None, None, "gone", None))
+            if reason is not None or qe is None:
+                continue
+            q0, q1 = h.envelope_span(q)
+            lo, hi = max(q0, e0), min(q1, e1)
+            if hi > lo:
+                codes[lo - e0 : hi - e0], lost[lo - e0 : hi - e0] = qe[lo - q0 : hi - q0], False
+        return layer.apply(wav, codes, lost)
 
     def _revoice(self, p: int, a: int, b: int, wav: np.ndarray) -> tuple[int, np.ndarray]:
         """The pitch resynthesis of packet ``p``'s window (unit frames ``[a, b)``, audio ``wav``):

@@ -20,7 +20,10 @@ trainers themselves resume from their checkpoints):
    and ``codec.train.robust_speaker``: noisy crops, step 6's encoders on the clean crops as
    targets), swapped into that bundle: ``DIR``;
 8. the band refiner (``codec.train.refiner``), trained on ``DIR``'s own decodes of the train split
-   and added to its ``render.json`` (outside the model id).
+   and added to its ``render.json`` (outside the model id);
+9. the envelope layer (``codec.train.envelope``): a codebook of band-level corrections and its table,
+   trained on the decodes of that bundle; it makes a new model (in ``WORK/bundle-envelope``), whose
+   ``bundle.json`` and ``tables.npz`` then replace ``DIR``'s.
    ``Codec.from_pretrained(DIR)`` and ``srb ... --model DIR`` load it.
 
 ``--preset default`` is the shipped recipe's settings, from scratch on the CPU (the shipped v0.2
@@ -47,6 +50,7 @@ PRESETS = {
         "robust_content": ["--steps", "6000", "--lr", "5e-4", "--warmup", "50", "--reverb-share", "0.3"],
         "robust_speaker": ["--steps", "1500", "--reverb-share", "0.3"],
         "refiner": ["--steps", "2500", "--config", json.dumps({"scale": 0.5})],  # the shipped scale
+        "envelope": ["--size", "64", "--config", json.dumps({"scale": 0.5})],  # as shipped (docs/ENVELOPE.md)
     },
     "tiny": {
         "content": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "6", "--batch-size", "2",
@@ -69,6 +73,7 @@ PRESETS = {
         "refiner": ["--steps", "2", "--batch-size", "2", "--crop-frames", "30", "--warmup", "1", "--eval-every", "1",
                     "--holdout-every", "2", "--jobs", "1", "--threads", "1",
                     "--config", json.dumps(dict(bands=8, mels=16, channels=8, dilations=[1, 2]))],
+        "envelope": ["--size", "4", "--holdout-every", "2", "--jobs", "1", "--config", json.dumps(dict(bands=4))],
     },
 }
 
@@ -92,8 +97,8 @@ def _stage(name: str, done: Path, run) -> None:
 def run_all(args: argparse.Namespace) -> Path:
     from codec.bundle import RENDER_FILE
     from codec.refiner import WEIGHTS_FILE as REFINER_WEIGHTS
-    from codec.train import (bundle, content, decoder, f0vq, refiner, robust_content, robust_speaker, teacher_units,
-                             units)
+    from codec.train import (bundle, content, decoder, envelope, f0vq, refiner, robust_content, robust_speaker,
+                             teacher_units, units)
 
     data, out = Path(args.data), Path(args.out)
     work = Path(args.work) if args.work else out / "work"
@@ -159,6 +164,15 @@ def run_all(args: argparse.Namespace) -> Path:
     for name in (REFINER_WEIGHTS, RENDER_FILE):
         shutil.copyfile(refined / name, out / name)
     print(f"bundle {out}: band refiner added (render.json, {REFINER_WEIGHTS}; the model id is unchanged)", flush=True)
+    # The envelope layer is measured on the refined bundle's decodes and makes a new model; as with
+    # the refiner, it is built in a copy and its two changed files are copied over.
+    layered = work / "bundle-envelope"
+    _stage("envelope layer", layered / "bundle.json", lambda: envelope.main([
+        "--model", str(out), "--data", str(data / "train"), "--work", str(work / "envelope"), "--into", str(layered),
+        "--name", args.name, *preset["envelope"]]))
+    for name in ("bundle.json", "tables.npz"):
+        shutil.copyfile(layered / name, out / name)
+    print(f"bundle {out}: envelope layer added (a new model id; it decodes the files of the bundle before)", flush=True)
     return out
 
 

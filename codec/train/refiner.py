@@ -45,13 +45,14 @@ from codec.train.checkpoint import JsonlLog
 FLOOR = 1e-5
 
 
-def _decode_shard(model: str | None, files: list[tuple[int, str]], out: str) -> int:
-    """Worker: encode and decode ``files`` (index, path) with the bundle, save float16 ``.npy``."""
+def _decode_shard(model: str | None, files: list[tuple[int, str]], out: str, refiner: bool = False) -> int:
+    """Worker: encode and decode ``files`` (index, path) with the bundle (without its band refiner
+    unless ``refiner``), save float16 ``.npy``."""
     torch.set_num_threads(1)
     from codec.api import Codec
     from codec.audio import load_audio
 
-    codec = Codec.from_pretrained(model, refiner=False)
+    codec = Codec.from_pretrained(model, refiner=refiner)
     for i, path in files:
         target = Path(out) / f"{i:05d}.npy"
         if target.is_file():
@@ -63,18 +64,20 @@ def _decode_shard(model: str | None, files: list[tuple[int, str]], out: str) -> 
     return len(files)
 
 
-def decode_all(model: str | None, paths: list[Path], out: Path, jobs: int) -> None:
-    """Decode every file of ``paths`` into ``out/{index:05d}.npy`` (resumable), with ``jobs`` processes."""
+def decode_all(model: str | None, paths: list[Path], out: Path, jobs: int, refiner: bool = False) -> None:
+    """Decode every file of ``paths`` into ``out/{index:05d}.npy`` (resumable), with ``jobs``
+    processes, by the bundle without its band refiner unless ``refiner``."""
     out.mkdir(parents=True, exist_ok=True)
     todo = [(i, str(p)) for i, p in enumerate(paths) if not (out / f"{i:05d}.npy").is_file()]
     if not todo:
         return
     t0 = time.perf_counter()
     if jobs <= 1:
-        _decode_shard(model, todo, str(out))
+        _decode_shard(model, todo, str(out), refiner)
     else:
         with ProcessPoolExecutor(jobs) as pool:
-            list(pool.map(_decode_shard, [model] * jobs, [todo[j::jobs] for j in range(jobs)], [str(out)] * jobs))
+            list(pool.map(_decode_shard, [model] * jobs, [todo[j::jobs] for j in range(jobs)], [str(out)] * jobs,
+                          [refiner] * jobs))
     print(f"decoded {len(todo)} files in {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from bitstream import SpeakerCode, SrbFormatError, SrbStreamsError, read_header, read_srb, write_srb
 from bitstream.binary import crc16
+from bitstream.container import VERSION_MINOR
 from bitstream.edit import change_tempo, edit_srb, resample_nearest, set_speaker, shift_pitch, stretch_runs
 from tests.bitstream.helpers import random_streams
 
@@ -85,7 +86,7 @@ def test_pitch_flag_refused_in_a_1_0_file_and_newer_minor_refused():
     with pytest.raises(SrbFormatError, match="reserved flag"):
         read_header(_reheader(shifted, 0x10, shifted[4]))
     with pytest.raises(SrbFormatError, match="newer"):
-        read_header(_reheader(shifted, 0x14, shifted[4]))
+        read_header(_reheader(shifted, 0x10 | (VERSION_MINOR + 1), shifted[4]))  # the next minor, unknown here
 
 
 def test_example_file_is_unchanged_and_editable():

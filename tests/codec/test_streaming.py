@@ -42,8 +42,10 @@ def test_receptive_field_of_the_shipped_decoder(codec):
     # The envelope smoother's frames (n_fft 512) and its 2 hops either side 52 ms more: 406 ms -> 21.
     assert receptive_field_frames(codec.decoder, codec.postfilter, codec.smoother) == 21
     # The band refiner's frames (n_fft 512) and its network's 31 frames either side 342 ms more: 748 ms -> 38.
+    assert receptive_field_frames(codec.decoder, codec.postfilter, codec.smoother, codec.refiner) == 38
+    # The envelope layer's frames (n_fft 512) and the 40 ms frame its gains are interpolated across: 72 ms more.
     assert codec.context_frames() == receptive_field_frames(codec.decoder, codec.postfilter, codec.smoother,
-                                                            codec.refiner) == 38
+                                                            codec.refiner, codec.envelope) == 41
 
 
 def test_full_context_is_exact_and_default_within_tolerance(codec, data, whole):

@@ -68,11 +68,14 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     assert "[content encoder, robust to noise] finished" in first
     assert "[speaker encoder, robust to noise] finished" in first
     assert "[band refiner] finished" in first
+    assert "[envelope layer] finished" in first
     codec = Codec.from_pretrained(out)
     assert codec.refiner is not None and codec.refiner.config.bands == 8
-    assert codec.model_id == Codec.from_pretrained(out / "work" / "bundle-refined").model_id
+    assert codec.envelope is not None and codec.envelope.config.size == 4
+    assert codec.model_id == Codec.from_pretrained(out / "work" / "bundle-envelope").model_id
+    refined = Codec.from_pretrained(out / "work" / "bundle-refined")  # the bundle before the envelope layer
     clean = Codec.from_pretrained(out / "work" / "bundle-clean")  # the bundle before the robust encoder
-    assert codec.config.decodes == [f"{clean.model_id:08x}"]
+    assert codec.config.decodes == [f"{refined.model_id:08x}", f"{clean.model_id:08x}"]
     assert (out / "work" / "bundle-clean" / "decoder.safetensors").read_bytes() == \
         (out / "decoder.safetensors").read_bytes()
     wav, sr = sf.read(data / "dev" / "u1.flac", dtype="float32")
@@ -84,9 +87,10 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     assert srb(argv) == 0
     log = capsys.readouterr().out
     for stage in ("content encoder", "F0 VQ-VAE", "student units", "content encoder, robust to noise",
-                  "speaker encoder, robust to noise", "band refiner") + (("content encoder, soft targets",) if features else ()):
+                  "speaker encoder, robust to noise", "band refiner", "envelope layer") + (("content encoder, soft targets",) if features else ()):
         assert f"[{stage}] done already" in log
-    assert Codec.from_pretrained(out).refiner is not None  # the rewritten bundle gets the refiner back
+    again = Codec.from_pretrained(out)  # the rewritten bundle gets the refiner and the layer back
+    assert again.refiner is not None and again.model_id == codec.model_id
 
 
 def test_train_all_needs_both_splits(tmp_path):

@@ -11,7 +11,9 @@ from codec.f0vq import F0VQConfig, F0VQVAE
 from codec.speaker import SpeakerConfig, SpeakerEncoder
 
 
-def make_tiny_bundle(folder, seed: int = 0, pitch_stats: bool = False) -> int:
+def make_tiny_bundle(folder, seed: int = 0, pitch_stats: bool = False, envelope: bool = False) -> int:
+    """Write the bundle; ``envelope`` gives it an envelope layer (4 bands, 6 random codes, a table
+    fitted on random codes), which makes it a model of format 1.4 files."""
     torch.manual_seed(seed)
     content = ContentEncoder(ContentConfig(channels=16, layers=1, num_units=7))
     f0vq = F0VQVAE(F0VQConfig(codebook_size=5, hidden=8, code_dim=4))
@@ -30,8 +32,15 @@ def make_tiny_bundle(folder, seed: int = 0, pitch_stats: bool = False) -> int:
         fit_stream_tables([rng.integers(0, num_f0, 80)], num_f0, "frame", packet_frames=25),
         Profile(speaker_ids=3, speaker_codebook=8, speaker_length=4),
     )
+    env = None
+    if envelope:
+        codebook = np.round(rng.normal(0.0, 4.0, (6, 4)), 3)
+        codebook[0] = 0.0
+        env = dict(bands=4, codebook=codebook.tolist())
+        tables = tables.with_envelope(fit_stream_tables([rng.integers(0, 6, 200)], 6, "frame", packet_frames=50), 2)
     config = BundleConfig(
         name="tiny-test",
+        envelope=env,
         content=content.config.model_dump(),
         f0vq=f0vq.config.model_dump(),
         speaker=speaker.config.model_dump(),
