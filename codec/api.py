@@ -66,7 +66,7 @@ class Codec:
         smoother: the :class:`codec.smoother.SmootherConfig` that steadies the finished audio's
             band envelopes, or ``None``.
         refiner: the trained :class:`codec.refiner.BandRefiner` that moves the finished audio's band
-            levels towards the original's (the last stage), or ``None``.
+            levels towards the original's (after the smoother), or ``None``.
         gain: apply the output gain files carry (format 1.3: the input's loudness, see
             :mod:`codec.level`); ``False`` leaves the output at the vocoder's own level.
         envelope: apply the band-level corrections files of a bundle with an envelope layer carry
@@ -392,7 +392,7 @@ class Codec:
         return (self.finish_bands(wav) * self.output_gain(streams.gain)).astype(np.float32)
 
     def finish_bands(self, audio: np.ndarray) -> np.ndarray:
-        """``audio`` through :attr:`smoother` then :attr:`refiner`, the last stages before the gain
+        """``audio`` through :attr:`smoother` then :attr:`refiner`, the stages before the gain
         (each skipped when there is none)."""
         for stage in (self.smoother, self.refiner):
             if stage is not None:

@@ -2,7 +2,7 @@
 
     python -m tests.fuzz_srb --iterations 1000000 [--seed 0]
 
-The normal test run does 10 000 of these (tests/bitstream/test_robustness.py). This script draws
+Since session 14 half of the files with trained tables carry envelope codes (format 1.4). The normal test run does 10 000 of these (tests/bitstream/test_robustness.py). This script draws
 new sample files as it goes (random lengths, alphabets, trained or uniform tables), mutates them,
 and calls read_srb, recover_srb and bitrate_report on each. It stops at the first exception that is
 not an SrbFormatError and prints the input as hex so it can be turned into a test.
@@ -32,6 +32,12 @@ def sample(rng):
         fit_stream_tables([random_runs(rng, 800, f0_vocab, 1.5)], f0_vocab, str(rng.choice(["frame", "runlength"]))),
         Profile(speaker_ids=482),
     )
+    if rng.random() < 0.5:  # format 1.4: envelope codes, two unit frames each, in every payload
+        vocab = int(rng.choice([1, 64]))
+        t = t.with_envelope(fit_stream_tables([rng.integers(0, vocab, 500)], vocab, "frame", packet_frames=50), 2)
+        hop = 2 * s.unit_hop
+        s = dataclasses.replace(s, envelope=rng.integers(0, vocab, -(-s.num_samples // hop)).astype(np.int32),
+                                envelope_vocab=vocab, envelope_hop=hop)
     # half of them leave the tables id to the model (format 1.3): the CRC must still catch damage
     return s, t, write_srb(s, t, int(rng.choice([10, 100])), model_tables=bool(rng.random() < 0.5))
 
