@@ -38,7 +38,7 @@ def main(argv=None) -> int:
         with_gain, without, clipped, fields = [], [], [], []
         for x in refs:
             xs = np.clip(x * 10 ** (g / 20), -1, 1).astype(np.float32)
-            streams = codec.encode_streams(xs, codec.sample_rate, envelope=False)
+            streams = codec.encode_streams(xs, codec.sample_rate)  # as shipped (the envelope layer too)
             codec.apply_gain = True
             y = codec.decode_streams(streams)
             codec.apply_gain = False
