@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     lines = [
         "# Decoded level against the input's",
         "",
-        f"`python -m benchmarks.level --data {args.data} --every {args.every} --gains {args.gains}` "
+        f"`python -m benchmarks.level --data {args.data} --every {args.every} --gains={args.gains}` "
         f"(model {codec.model_id:08x}; {len(items)} files, {seconds:.0f} s; {time.perf_counter() - t0:.0f} s). "
         "Active level (codec/level.py: mean power of the 20 ms frames within 40 dB of the loudest) of the "
         "decoded speech minus the input's, in dB, mean and standard deviation over the files; *full scale*: "
