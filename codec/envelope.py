@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .blockwise import in_blocks
 from .smoother import mel_band_filters
 
 
@@ -73,7 +74,7 @@ class EnvelopeLayer:
         config: an :class:`EnvelopeConfig` (or its fields as a dict).
     """
 
-    #: Longer audio is corrected in blocks of this many samples (a multiple of the frame).
+    #: Longer audio is corrected in blocks of this many samples (:func:`codec.blockwise.in_blocks`).
     block_samples = 320_000
 
     def __init__(self, config: EnvelopeConfig | dict):
@@ -159,22 +160,16 @@ class EnvelopeLayer:
         gains = self.frame_gains(codes, lost)  # (T_e, bands)
         c = self.config
 
-        def correct(block: torch.Tensor, start: int = 0) -> torch.Tensor:
+        def correct(block: torch.Tensor, start: int) -> torch.Tensor:
             spec = self._stft(block)
             t = (torch.arange(spec.shape[1]) * c.hop + start) / c.frame_samples - 0.5  # in envelope frames
             return torch.istft(spec * torch.exp(self.spread @ self._interpolate(gains, t).T), c.n_fft, c.hop,
                                window=self.window, center=True, length=block.numel())
 
-        n, block, ctx = x.numel(), self.block_samples, self.context_samples + (-self.context_samples % c.frame_samples)
-        if n <= block + 2 * ctx:
-            return correct(x).numpy()
-        # Blocks on the envelope frame grid, each with its context: the same STFT frames and gains
-        # as the whole signal, so the same output to float rounding, in bounded memory.
-        out = torch.empty(n, dtype=torch.float32)
-        for start in range(0, n, block):
-            lo, hi = max(0, start - ctx), min(n, start + block + ctx)
-            out[start : start + block] = correct(x[lo:hi], lo)[start - lo : start - lo + block]
-        return out.numpy()
+        # Blocks on the envelope frame grid, each with its context and its offset (the gains depend
+        # on the position): the whole signal's STFT frames and gains, in bounded memory.
+        return in_blocks(x, correct, self.block_samples, self.context_samples, c.frame_samples,
+                         with_offset=True).numpy()
 
     @staticmethod
     def _interpolate(gains: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
