@@ -8,8 +8,9 @@ included (cached in ``WORK/decoded``, shared with nothing else: the refiner's ca
 refiner out). Each file's band-level corrections (the original's band levels minus the decoded
 ones, per envelope frame, clipped) are computed, and k-means over the frames of the files not held
 out (the speakers of every ``--holdout-every``-th file, as ``srb train refiner`` holds them out)
-gives the codebook. The codes of those files train the stream's table (each code given the previous
-one, as packets code them). The held-out files report what the layer costs (ideal bits per second)
+gives the codebook (the teacher units' k-means, :func:`codec.train.teacher_units.kmeans`). The
+codes of those files train the stream's table (each code given the previous one, as packets code
+them). The held-out files report what the layer costs (ideal bits per second)
 and how far the codebook leaves the corrections (RMS dB); ``benchmarks/envelope.py`` then measures
 what it does to the audio.
 
@@ -37,28 +38,7 @@ import torch
 
 from codec.envelope import EnvelopeConfig, EnvelopeLayer
 from codec.train.refiner import decode_all, held_out_speakers
-
-
-def kmeans(data: np.ndarray, size: int, iters: int = 40, seed: int = 0) -> np.ndarray:
-    """``(N, D)`` -> ``(size, D)`` centroids (k-means++ start, Lloyd iterations; an empty cluster
-    takes the point farthest from its centroid)."""
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.from_numpy(np.ascontiguousarray(data, np.float32))
-    centres = x[torch.randint(len(x), (1,), generator=gen)]
-    for _ in range(1, size):
-        d = torch.cdist(x, centres).min(dim=1).values.square()
-        centres = torch.cat([centres, x[torch.multinomial(d / d.sum(), 1, generator=gen)]])
-    for _ in range(iters):
-        dist = torch.cdist(x, centres)
-        assign = dist.argmin(dim=1)
-        counts = torch.bincount(assign, minlength=size)
-        sums = torch.zeros_like(centres).index_add_(0, assign, x)
-        empty = counts == 0
-        centres = torch.where(empty[:, None], centres, sums / counts.clamp_min(1)[:, None])
-        if empty.any():
-            far = dist.min(dim=1).values.topk(int(empty.sum())).indices
-            centres[empty] = x[far]
-    return centres.numpy()
+from codec.train.teacher_units import kmeans
 
 
 def main(argv=None) -> None:
@@ -110,7 +90,7 @@ def main(argv=None) -> None:
     print(f"corrections of {len(train)} files to train on, {len(test)} held out "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
-    codebook = kmeans(np.concatenate(train), args.size, seed=args.seed)
+    codebook = kmeans(torch.from_numpy(np.concatenate(train)), args.size, 40, args.seed).numpy()
     env_config = probe.model_copy(update={"codebook": np.round(codebook, 3).tolist()})
     layer = EnvelopeLayer(env_config)
     codes = {k: [layer.quantize(c) for c in v] for k, v in corr.items()}
