@@ -507,6 +507,12 @@ class EntropyTables:
         :meth:`with_envelope`, which files written without envelope codes by older tables name."""
         return dataclasses.replace(self, envelope=None, envelope_ratio=0)
 
+    def by_id(self) -> dict[int, "EntropyTables"]:
+        """These tables and :meth:`without_envelope` of them, by id (one entry without an envelope
+        stream): what a model that added an envelope layer reads its files and its predecessors'
+        with (a mapping :func:`bitstream.read_srb` accepts)."""
+        return {t.tables_id: t for t in (self, self.without_envelope())}
+
     def check_streams(self, streams) -> None:
         """Raise :class:`SrbTablesError` unless these tables can code ``streams``."""
         wrong = [

@@ -104,7 +104,7 @@ class Codec:
         self.apply_envelope = bool(envelope)
         # Files of the bundles this one decodes were coded with these tables less the envelope's
         # (whose id they name, or imply in the header CRC).
-        self.reading_tables = {t.tables_id: t for t in (tables, tables.without_envelope())}
+        self.reading_tables = tables.by_id()
         self.unit_lambda = 0.0
         self._rate = None  # the unit tables' code lengths, built on first use
 

@@ -27,7 +27,7 @@ def _read(path: str) -> bytes:
 
 
 def cmd_info(args) -> int:
-    tables = _reading(_tables_for(args))  # files with and without the layer
+    tables = _tables_for(args).by_id()  # files with and without the layer
     for i, path in enumerate(args.files):
         report = bitrate_report(_read(path), tables)
         if len(args.files) > 1:
@@ -241,19 +241,13 @@ def _model_folder(args) -> Path:
 
 def _tables_for(args):
     """Tables for editing, without torch: --tables, else the model bundle's tables.npz. The caller
-    reads files with :func:`_reading`'s mapping, which also knows them less their envelope table."""
+    reads files with its :meth:`~bitstream.EntropyTables.by_id`, which also knows them less their envelope table."""
     if args.tables:
         return EntropyTables.load(args.tables)
     try:
         return EntropyTables.load(_model_folder(args) / "tables.npz")
     except OSError as exc:
         raise SrbError(f"cannot load the tables of model {args.model or 'default'}: {exc}") from exc
-
-
-def _reading(tables) -> dict:
-    """``tables`` and ``tables`` without the envelope table, by id: a model with an envelope layer
-    writes files with the first and reads the files of the models it decodes with the second."""
-    return {t.tables_id: t for t in (tables, tables.without_envelope())}
 
 
 def _same_coding_for(args) -> frozenset[int]:
@@ -279,13 +273,13 @@ def cmd_edit(args) -> int:
     tables = _tables_for(args)
     speaker = None
     if args.speaker_from:
-        speaker = read_srb(_read(args.speaker_from), _reading(tables))
+        speaker = read_srb(_read(args.speaker_from), tables.by_id())
     elif args.speaker is not None:
         n = tables.profile.speaker_ids
         if not 0 <= args.speaker < n:
             raise SrbError(f"--speaker {args.speaker}: this model knows speakers 0..{n - 1}")
         speaker = SpeakerCode.known(args.speaker, n)
-    out = edit_srb(_read(args.input), _reading(tables), speaker=speaker, semitones=args.pitch, tempo=args.tempo,
+    out = edit_srb(_read(args.input), tables.by_id(), speaker=speaker, semitones=args.pitch, tempo=args.tempo,
                    same_coding=_same_coding_for(args) if args.speaker_from else ())
     _write(Path(args.output), out, args.force)
     return 0

@@ -137,6 +137,7 @@ def test_tables_with_an_envelope_round_trip_and_leave_other_ids_alone(base, tabl
     assert np.array_equal(back.envelope.symbol, tables.envelope.symbol)
     assert EntropyTables.from_bytes(base.to_bytes()).envelope is None
     assert tables.without_envelope().tables_id == base.tables_id and base.without_envelope().tables_id == base.tables_id
+    assert set(tables.by_id()) == {tables.tables_id, base.tables_id} and set(base.by_id()) == {base.tables_id}
 
 
 def test_envelope_with_trigram_units_and_f0_given_units(tmp_path):
