@@ -154,7 +154,9 @@ def _streams(h: Header, units: np.ndarray, f0: np.ndarray, envelope: np.ndarray 
     )
 
 
-def _decode_packet(h: Header, tables: EntropyTables, packet) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def decode_packet(h: Header, tables: EntropyTables, packet) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``packet``'s payload decoded with the frame counts the header gives it: ``(units, f0,
+    envelope)`` (:func:`bitstream.payload.decode_payload`). Raises SrbFormatError."""
     u0, u1 = h.unit_span(packet.index)
     f0, f1 = h.f0_span(packet.index)
     e0, e1 = h.envelope_span(packet.index)
@@ -176,7 +178,7 @@ def parse_srb(data: bytes, tables: TablesArg = None) -> Parsed:
     packets, units, f0, envelope = [], [], [], []
     for p in range(h.num_packets):
         packet = read_packet(data, offset, p)
-        u, f, e = _decode_packet(h, t, packet)
+        u, f, e = decode_packet(h, t, packet)
         packets.append(packet)
         units.append(u)
         f0.append(f)
@@ -239,7 +241,7 @@ def recover_srb(data: bytes, tables: TablesArg = None) -> Recovered:
             offset, p = found.offset, found.index
             continue
         try:
-            u, f, e = _decode_packet(h, t, packet)
+            u, f, e = decode_packet(h, t, packet)
         except SrbFormatError as exc:  # intact framing, undecodable content: skip just this packet
             reasons[p] = str(exc)
         else:

@@ -22,7 +22,7 @@ import numpy as np
 from .binary import ByteReader
 from .container import MAX_PAYLOAD, Header, TablesArg, find_next_packet, read_header, read_packet
 from .errors import SrbFormatError
-from .payload import decode_payload
+from .srbfile import decode_packet
 
 #: A header is at most this long (19 fixed bytes, 9 varints of <= 8 bytes, 128 bytes of speaker):
 #: a reader that holds this many bytes and still cannot parse one has a damaged header.
@@ -159,12 +159,8 @@ class PacketReader:
         return re.sub(r"(?<=bytes )\d+|(?<=\.\.)\d+|(?<=at byte )\d+", shift, message)
 
     def _decode(self, packet) -> DecodedPacket:
-        h = self.header
-        u0, u1 = h.unit_span(packet.index)
-        f0a, f1 = h.f0_span(packet.index)
-        e0, e1 = h.envelope_span(packet.index)
         try:
-            units, f0, envelope = decode_payload(packet.payload, u1 - u0, f1 - f0a, h.tables, packet.index, e1 - e0)
+            units, f0, envelope = decode_packet(self.header, self.header.tables, packet)
         except SrbFormatError as exc:  # intact framing, undecodable content: only this packet
             return DecodedPacket(packet.index, None, None, self._file_offsets(str(exc)))
         return DecodedPacket(packet.index, units, f0, envelope=envelope)
