@@ -47,7 +47,8 @@ FLOOR = 1e-5
 
 def _decode_shard(model: str | None, files: list[tuple[int, str]], out: str, refiner: bool = False) -> int:
     """Worker: encode and decode ``files`` (index, path) with the bundle (without its band refiner
-    unless ``refiner``), save float16 ``.npy``."""
+    unless ``refiner``, and always without its envelope layer: both the refiner and the layer learn
+    from the decode before the layer, see :meth:`codec.api.Codec.render`), save float16 ``.npy``."""
     torch.set_num_threads(1)
     from codec.api import Codec
     from codec.audio import load_audio
@@ -58,7 +59,7 @@ def _decode_shard(model: str | None, files: list[tuple[int, str]], out: str, ref
         if target.is_file():
             continue
         x = load_audio(path).numpy()
-        y, _ = codec.decode(codec.encode(x, codec.sample_rate))
+        y, _ = codec.decode(codec.encode(x, codec.sample_rate, envelope=False))
         np.save(target.with_suffix(".tmp.npy"), y.astype(np.float16))
         os.replace(target.with_suffix(".tmp.npy"), target)
     return len(files)
@@ -66,7 +67,8 @@ def _decode_shard(model: str | None, files: list[tuple[int, str]], out: str, ref
 
 def decode_all(model: str | None, paths: list[Path], out: Path, jobs: int, refiner: bool = False) -> None:
     """Decode every file of ``paths`` into ``out/{index:05d}.npy`` (resumable), with ``jobs``
-    processes, by the bundle without its band refiner unless ``refiner``."""
+    processes, by the bundle without its band refiner unless ``refiner``, and without its envelope
+    layer."""
     out.mkdir(parents=True, exist_ok=True)
     todo = [(i, str(p)) for i, p in enumerate(paths) if not (out / f"{i:05d}.npy").is_file()]
     if not todo:

@@ -185,3 +185,21 @@ def test_block_encoding_sends_the_same_codes(codecs, tmp_path):
     if same and np.array_equal(streamed.f0, whole.f0):  # the block encoder's F0 may differ (stream_encode doc)
         assert np.mean(streamed.envelope == whole.envelope) > 0.95
     assert streamed.envelope.size == whole.envelope.size
+
+
+def test_training_decodes_leave_the_layer_out(codecs, tmp_path):
+    # The band refiner and the layer both learn from the decode before the layer: a layered bundle
+    # given to `srb train envelope` / `srb train refiner` must not hand them its corrected audio.
+    import soundfile as sf
+
+    from codec.train.refiner import decode_all
+
+    _, codec, root = codecs
+    x = _speech_like(2.0, seed=9)
+    sf.write(tmp_path / "x.wav", x, SR, subtype="FLOAT")
+    decode_all(str(root / "layered"), [tmp_path / "x.wav"], tmp_path / "out", jobs=1, refiner=True)
+    got = np.load(tmp_path / "out" / "00000.npy").astype(np.float32)
+    plain, _ = codec.decode(codec.encode(x, SR, envelope=False))
+    layered, _ = codec.decode(codec.encode(x, SR))
+    assert np.abs(got - plain).max() < 2e-3  # float16 on disk
+    assert np.abs(got - layered).max() > 2e-3
