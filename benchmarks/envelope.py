@@ -25,11 +25,15 @@ def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=1)
     dev_script.add_held_out(ap)
     dev_script.add_judges(ap, "variant")
+    ap.add_argument("--envelope-lambda", type=float, default=None,
+                    help="the encoder's rate-distortion trade-off for the codes (default: the bundle's)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     codec, items = dev_script.start_held_out(args)
     if codec.envelope is None:
         raise SystemExit("benchmarks.envelope: the bundle has no envelope layer (bundle.json 'envelope')")
+    if args.envelope_lambda is not None:
+        codec.envelope_lambda = args.envelope_lambda
     from benchmarks.render_scores import RenderScorer
     from benchmarks.report import read_audio
 
@@ -61,8 +65,9 @@ def main(argv=None) -> int:
         "",
         f"`python -m benchmarks.envelope --data {args.data} --held-out {args.held_out} --every {args.every}"
         + (f" --model {args.model}" if args.model else "")
+        + (f" --envelope-lambda {args.envelope_lambda:g}" if args.envelope_lambda is not None else "")
         + f"{dev_script.judges_flags(args)}` (model {codec.model_id:08x}: codebook {c.size} x {c.bands} bands, "
-        f"{1000 * c.frame_samples // c.sample_rate} ms frames; {len(items)} files, {seconds:.0f} s, speakers the "
+        f"{1000 * c.frame_samples // c.sample_rate} ms frames, codes chosen at lambda {codec.envelope_lambda:g}; {len(items)} files, {seconds:.0f} s, speakers the "
         f"layer was not trained on; {time.perf_counter() - t0:.0f} s). Both rows decode the same units, F0 and "
         f"speaker codes; bits/s are whole files. The layer's encoder side (a decode and the measurement) took "
         f"{t_enc / seconds:.3f} s per audio second here, the whole decode with it {t_dec / seconds:.3f}."

@@ -107,6 +107,9 @@ class Codec:
         self.reading_tables = tables.by_id()
         self.unit_lambda = 0.0
         self._rate = None  # the unit tables' code lengths, built on first use
+        # The envelope codes' rate-distortion trade-off (codec.frame_rdo), the bundle's by default.
+        self.envelope_lambda = self.envelope.config.lam if self.envelope is not None else 0.0
+        self._envelope_bits = None  # the envelope table's code lengths, built on first use
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path | None = None,
@@ -166,7 +169,7 @@ class Codec:
     @torch.inference_mode()
     def encode_streams(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
                        unit_lambda: float | None = None, packet_frames: int | None = None,
-                       envelope: bool | None = None) -> Streams:
+                       envelope: bool | None = None, envelope_lambda: float | None = None) -> Streams:
         """Analyse speech into :class:`bitstream.Streams`.
 
         Args:
@@ -180,6 +183,9 @@ class Codec:
             envelope: send the envelope layer (:mod:`codec.envelope`: the encoder decodes its own
                 streams and measures the band levels against the input); ``None``: when the
                 bundle has one. About 120 bits/s more with srb-v0.6 (docs/ENVELOPE.md).
+            envelope_lambda: the envelope codes' rate-distortion trade-off in dB^2 per bit
+                (:mod:`codec.frame_rdo`; 0 = each frame's nearest vector); ``None``:
+                :attr:`envelope_lambda`, the bundle's.
         """
         wav = load_audio(audio, sample_rate, self.sample_rate)
         n = wav.numel()
@@ -215,7 +221,9 @@ class Codec:
             pitch_stats=stats,
             gain=gain,
         )
-        return self.add_envelope(streams, wav.numpy()) if self.wants_envelope(envelope) else streams
+        if not self.wants_envelope(envelope):
+            return streams
+        return self.add_envelope(streams, wav.numpy(), packet_frames, envelope_lambda)
 
     def wants_envelope(self, envelope: bool | None) -> bool:
         """Whether an encode asked for ``envelope`` (``None``: the bundle's default) sends the layer.
@@ -227,10 +235,12 @@ class Codec:
             raise ModelError("this model has no envelope layer")
         return self.envelope is not None if envelope is None else bool(envelope)
 
-    def add_envelope(self, streams: Streams, original: np.ndarray) -> Streams:
+    def add_envelope(self, streams: Streams, original: np.ndarray, packet_frames: int | None = None,
+                     lam: float | None = None) -> Streams:
         """``streams`` with the envelope codes that move their decode towards ``original``
         (``(num_samples,)`` at the codec's rate): closed loop, on exactly what :meth:`decode_streams`
-        makes of them before the corrections (clamped, as the output is). The gain field is then
+        makes of them before the corrections (clamped, as the output is), chosen at ``lam``
+        (:meth:`envelope_codes`) for packets of ``packet_frames``. The gain field is then
         corrected by how far the corrected decode's active level is from the input's: the
         corrections, in dB per band and frame, need not keep the power-weighted level (the demo
         sample at -20 dB came back 1.9 dB quieter without this)."""
@@ -238,7 +248,7 @@ class Codec:
 
         original = np.asarray(original, np.float32)
         decoded = np.clip(self.render(streams), -1.0, 1.0)
-        codes = self.envelope.encode(original, decoded)
+        codes = self.envelope_codes(self.envelope.corrections(original, decoded), packet_frames, lam)
         out = dataclasses.replace(streams, envelope=codes, envelope_vocab=self.envelope.config.size,
                                   envelope_hop=self.envelope.config.frame_samples)
         if streams.gain is None:
@@ -246,6 +256,29 @@ class Codec:
         level = active_level(frame_powers(np.clip(self.envelope.apply(decoded, codes), -1.0, 1.0)))
         return dataclasses.replace(out, gain=level_corrected_gain(streams.gain, active_level(frame_powers(original)),
                                                                   level))
+
+    def envelope_codes(self, corrections: np.ndarray, packet_frames: int | None = None,
+                       lam: float | None = None, starts=None) -> np.ndarray:
+        """``(T_e, bands)`` corrections in dB -> ``(T_e,)`` the envelope codes sent for them.
+
+        Args:
+            corrections: from :meth:`codec.envelope.EnvelopeLayer.corrections`, starting on a packet.
+            packet_frames: unit frames per packet (``None``: the bundle's); the rate-distortion
+                search restarts its context at each packet, as the coder does.
+            lam: dB^2 per bit; ``None``: :attr:`envelope_lambda`.
+            starts: the frames where packets start, instead of every ``packet_frames``.
+        """
+        lam = self.envelope_lambda if lam is None else float(lam)
+        if lam == 0:
+            return self.envelope.quantize(corrections)
+        if self._envelope_bits is None:
+            from .frame_rdo import code_lengths
+
+            self._envelope_bits = code_lengths(self.tables.envelope)
+        if starts is None:
+            per = self.packet_frames(packet_frames) // self.envelope.config.ratio
+            starts = np.arange(0, len(corrections), per)
+        return self.envelope.quantize(corrections, lam, self._envelope_bits, starts)
 
     def vocoder_level(self, units: np.ndarray, codes: np.ndarray, speaker: SpeakerCode,
                       pitch_stats: tuple[int, int] | None) -> float | None:
@@ -302,12 +335,13 @@ class Codec:
 
     def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
                unit_lambda: float | None = None, packet_frames: int | None = None,
-               envelope: bool | None = None) -> bytes:
+               envelope: bool | None = None, envelope_lambda: float | None = None) -> bytes:
         """Speech -> bytes of an ``.srb`` file. Same input, same bytes. Arguments as
         :meth:`encode_streams`; longer packets than the bundle's 2 s cost fewer bits (framing
         and context restarts) but delay streamed decoding and lose more audio per lost packet."""
         packet_frames = self.packet_frames(packet_frames)
-        streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda, packet_frames, envelope)
+        streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda, packet_frames, envelope,
+                                      envelope_lambda)
         return self.write(streams, packet_frames)
 
     def write(self, streams: Streams, packet_frames: int | None = None) -> bytes:
@@ -316,13 +350,14 @@ class Codec:
         return write_srb(streams, self.tables, self.packet_frames(packet_frames), model_tables=True)
 
     def encode_stream(self, path, speaker_id: int | None = None, unit_lambda: float | None = None,
-                      packet_frames: int | None = None, envelope: bool | None = None) -> bytes:
+                      packet_frames: int | None = None, envelope: bool | None = None,
+                      envelope_lambda: float | None = None) -> bytes:
         """Like :meth:`encode` for a file, read in blocks: memory stays bounded however long the
         file (see :mod:`codec.stream_encode` for how, and for what may differ from :meth:`encode`)."""
         from .stream_encode import encode_file_stream_bytes
 
         return encode_file_stream_bytes(self, path, speaker_id, unit_lambda, self.packet_frames(packet_frames),
-                                        envelope)
+                                        envelope, envelope_lambda)
 
     # -- bytes -> streams -> audio ------------------------------------------------------------
 

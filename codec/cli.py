@@ -144,7 +144,7 @@ def cmd_encode(args) -> int:
             audio = io.BytesIO(_read(src))
             audio.name = "<stdin>"
         return encode(audio, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda, packet_frames=packet,
-                      envelope=False if args.no_envelope else None)
+                      envelope=False if args.no_envelope else None, envelope_lambda=args.envelope_lambda)
 
     return _convert(args, ".srb", "encode", convert)
 
@@ -346,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--no-envelope", action="store_true",
                      help="leave out the envelope layer (a model that has one: about 120 bits/s fewer, "
                      "less intelligible; docs/ENVELOPE.md)")
+    enc.add_argument("--envelope-lambda", type=_lambda, default=None, metavar="L",
+                     help="trade the envelope layer's accuracy for bits: codes chosen for least squared dB error "
+                     "+ L * bits (default: the model's; 0: each frame's nearest code; docs/ENVELOPE.md)")
     dec = sub.add_parser("decode", help=".srb files -> WAV")
     dec.add_argument("inputs", nargs="+", metavar="IN.srb", help=".srb files, or - for standard input")
     dec.add_argument("-o", "--output", help="output file, or folder for several inputs, or - for standard output "

@@ -44,6 +44,10 @@ class EnvelopeConfig(BaseModel):
     # applying all of it cost DistillMOS 0.16 on held-out train speakers, half of it 0.01, for most
     # of the STOI and all of the words (docs/ENVELOPE.md).
     scale: float = Field(1.0, gt=0.0, le=1.0)
+    # The encoder's default rate-distortion trade-off in dB^2 (of a frame's summed squared band
+    # error) per bit: codes are chosen by :mod:`codec.frame_rdo` under the layer's table; 0 = each
+    # frame's nearest vector. A codebook trained with one (``srb train envelope --lam``) is used at it.
+    lam: float = Field(0.0, ge=0.0, le=1000.0)
     n_fft: int = Field(512, ge=64)
     hop: int = Field(160, ge=16)  # STFT hop; an envelope frame is a whole number of STFT frames
     sample_rate: int = 16000
@@ -124,14 +128,32 @@ class EnvelopeLayer:
         r = self.band_levels(original) - self.band_levels(decoded)
         return np.clip(r, -self.config.clip_db, self.config.clip_db)
 
-    def quantize(self, corrections: np.ndarray) -> np.ndarray:
-        """``(T, bands)`` dB -> ``(T,)`` int32 index of the nearest codebook vector."""
-        r = torch.from_numpy(np.ascontiguousarray(corrections, np.float32))
-        return torch.cdist(r, self.codebook).argmin(dim=1).to(torch.int32).numpy()
+    def quantize(self, corrections: np.ndarray, lam: float = 0.0, bits: np.ndarray | None = None,
+                 starts=None) -> np.ndarray:
+        """``(T, bands)`` dB -> ``(T,)`` int32 codes: each frame's nearest codebook vector, or with
+        ``lam > 0`` the sequence of least squared error plus ``lam`` times its bits.
 
-    def encode(self, original: np.ndarray, decoded: np.ndarray) -> np.ndarray:
-        """The codes that move ``decoded`` towards ``original`` (both ``(N,)``, same length)."""
-        return self.quantize(self.corrections(original, decoded))
+        Args:
+            corrections: ``(T, bands)`` in dB.
+            lam: dB^2 per bit (:mod:`codec.frame_rdo`); 0: nearest vectors.
+            bits: ``(K + 1, K)`` the stream's code lengths (:func:`codec.frame_rdo.code_lengths`),
+                needed when ``lam > 0``.
+            starts: frames where packets start (contexts restart there); ``None``: frame 0 only.
+        """
+        r = torch.from_numpy(np.ascontiguousarray(corrections, np.float32))
+        if lam == 0:
+            return torch.cdist(r, self.codebook).argmin(dim=1).to(torch.int32).numpy()
+        if bits is None:
+            raise ValueError("a rate-distortion choice (lam > 0) needs the stream's code lengths")
+        from .frame_rdo import choose_codes
+
+        return choose_codes(torch.cdist(r, self.codebook).square().numpy(), bits, lam, starts)
+
+    def encode(self, original: np.ndarray, decoded: np.ndarray, lam: float = 0.0, bits: np.ndarray | None = None,
+               starts=None) -> np.ndarray:
+        """The codes that move ``decoded`` towards ``original`` (both ``(N,)``, same length);
+        the other arguments as :meth:`quantize`."""
+        return self.quantize(self.corrections(original, decoded), lam, bits, starts)
 
     def frame_gains(self, codes: np.ndarray, lost: np.ndarray | None = None) -> torch.Tensor:
         """``(T_e,)`` codes -> ``(T_e, bands)`` log-amplitude gains, ``scale`` of the codebook's

@@ -88,7 +88,8 @@ def _blocks(n: int, size: int):
 
 @torch.inference_mode()
 def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None,
-                       packet_frames: int | None = None, envelope: bool | None = None) -> Streams:
+                       packet_frames: int | None = None, envelope: bool | None = None,
+                       envelope_lambda: float | None = None) -> Streams:
     """Streams of the speech file ``path``, analysed block by block (see the module docstring);
     ``envelope`` as in :meth:`codec.api.Codec.encode_streams` (the decode it measures against is
     streamed too, :func:`_envelope_codes`)."""
@@ -218,18 +219,21 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     if not codec.wants_envelope(envelope):
         return streams
     layer = codec.envelope
-    codes, out_powers = _envelope_codes(codec, streams, rd, packet_frames)
+    codes, out_powers = _envelope_codes(codec, streams, rd, packet_frames, envelope_lambda)
     gain = level_corrected_gain(gain, active_level(np.concatenate(powers)), active_level(out_powers))
     return dataclasses.replace(streams, envelope=codes, envelope_vocab=layer.config.size,
                                envelope_hop=layer.config.frame_samples, gain=gain)
 
 
-def _envelope_codes(codec, streams: Streams, rd: BlockReader, packet_frames: int) -> tuple[np.ndarray, np.ndarray]:
+def _envelope_codes(codec, streams: Streams, rd: BlockReader, packet_frames: int,
+                    lam: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The envelope codes :meth:`codec.api.Codec.add_envelope` would send, in bounded memory, and
     the frame powers of the decode they make (for its gain correction): the decode is streamed
     packet by packet with its whole receptive field as context (so each packet's audio is the
     whole-file decode's), and packet ``p``'s codes are measured on the audio of packets
-    ``p - 1 .. p + 1`` (the STFT frames of ``p`` see real neighbours, as in the whole file)."""
+    ``p - 1 .. p + 1`` (the STFT frames of ``p`` see real neighbours, as in the whole file). The
+    codes are chosen packet by packet (:meth:`codec.api.Codec.envelope_codes` at ``lam``), as the
+    whole-file encoder chooses them."""
     from .streaming import stream_decode
 
     layer = codec.envelope
@@ -245,7 +249,8 @@ def _envelope_codes(codec, streams: Streams, rd: BlockReader, packet_frames: int
         a = seg[0].start_sample
         b = seg[-1].start_sample + seg[-1].audio.size
         audio = np.concatenate([c.audio for c in seg])
-        seg_codes = layer.encode(rd.read(a, b), audio)
+        starts = [(ch.start_sample - a) // step for ch in seg]
+        seg_codes = codec.envelope_codes(layer.corrections(rd.read(a, b), audio), lam=lam, starts=starts)
         c = recent[i]
         e0, e1 = c.start_sample // step, -(-(c.start_sample + c.audio.size) // step)
         codes.append(seg_codes[e0 - a // step : e1 - a // step])
@@ -278,8 +283,9 @@ def _vocoder_level(codec, streams: Streams, packet_frames: int) -> float | None:
 
 
 def encode_file_stream_bytes(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None,
-                             packet_frames: int | None = None, envelope: bool | None = None) -> bytes:
+                             packet_frames: int | None = None, envelope: bool | None = None,
+                             envelope_lambda: float | None = None) -> bytes:
     """:func:`encode_file_stream`, written as ``.srb`` bytes."""
     packet_frames = codec.packet_frames(packet_frames)
-    return codec.write(encode_file_stream(codec, path, speaker_id, unit_lambda, packet_frames, envelope),
-                       packet_frames)
+    return codec.write(encode_file_stream(codec, path, speaker_id, unit_lambda, packet_frames, envelope,
+                                          envelope_lambda), packet_frames)

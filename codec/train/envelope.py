@@ -54,6 +54,11 @@ def main(argv=None) -> None:
     ap.add_argument("--name", default=None, help="the new bundle's name (default: --model's)")
     ap.add_argument("--config", default="{}", help="other EnvelopeConfig fields as JSON (e.g. '{\"bands\": 8}')")
     ap.add_argument("--jobs", type=int, default=2, help="processes decoding the data")
+    ap.add_argument("--lam", type=float, default=0.0, help="entropy-constrained codebook: train it for codes "
+                    "chosen at this rate-distortion trade-off (dB^2 per bit, codec.frame_rdo), the bundle's "
+                    "default from then on (0: nearest codes, plain k-means)")
+    ap.add_argument("--rd-iterations", type=int, default=4, help="with --lam: rounds of choosing codes under the "
+                    "table, then refitting the vectors and the table")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -65,6 +70,7 @@ def main(argv=None) -> None:
     from codec.refiner import WEIGHTS_FILE
     from codec.train.units import read_manifest
     from bitstream import EntropyTables
+    from codec.frame_rdo import code_lengths
 
     torch.set_num_threads(2)
     rows = read_manifest(args.data)[:: args.every]
@@ -91,11 +97,30 @@ def main(argv=None) -> None:
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
 
     codebook = kmeans(torch.from_numpy(np.concatenate(train)), args.size, 40, args.seed).numpy()
-    env_config = probe.model_copy(update={"codebook": np.round(codebook, 3).tolist()})
-    layer = EnvelopeLayer(env_config)
-    codes = {k: [layer.quantize(c) for c in v] for k, v in corr.items()}
-    per_packet = config["packet_frames"] // env_config.ratio
-    table = fit_stream_tables(codes[False], args.size, coding="frame", symbol_order=1, packet_frames=per_packet)
+    per_packet = config["packet_frames"] // probe.ratio
+
+    def fit(codebook: np.ndarray, lam: float, table=None):
+        """The layer with ``codebook`` at ``lam``, its codes for every file (chosen under
+        ``table``'s code lengths when ``lam > 0``) and the table fitted to the training codes."""
+        layer = EnvelopeLayer(probe.model_copy(update={"codebook": np.round(codebook, 3).tolist(), "lam": lam}))
+        bits = None if table is None else code_lengths(table)
+        codes = {k: [layer.quantize(c, lam if bits is not None else 0.0, bits, np.arange(0, len(c), per_packet))
+                     for c in v] for k, v in corr.items()}
+        table = fit_stream_tables(codes[False], args.size, coding="frame", symbol_order=1, packet_frames=per_packet)
+        return layer, codes, table
+
+    layer, codes, table = fit(codebook, args.lam)
+    for it in range(args.rd_iterations if args.lam > 0 else 0):
+        # Entropy-constrained VQ (Chou, Lookabaugh and Gray 1989): codes chosen for error plus
+        # lam * bits under the current table, then each vector moved to the mean of its frames.
+        layer, codes, table = fit(codebook, args.lam, table)
+        flat, frames = np.concatenate(codes[False]), np.concatenate(train)
+        for k in np.unique(flat):
+            codebook[k] = frames[flat == k].mean(axis=0)
+        print(f"rate-distortion round {it + 1}: {np.unique(flat).size} of {args.size} codes used", flush=True)
+    if args.lam > 0:
+        layer, codes, table = fit(codebook, args.lam, table)
+    env_config = layer.config
     def rate(seqs, corrections) -> tuple[float, float]:
         bits = sum(table.event_bits(table.events(s, np.arange(0, max(s.size, 1), per_packet))).sum() for s in seqs)
         seconds = sum(len(s) for s in seqs) * env_config.frame_samples / config["sample_rate"]
@@ -116,11 +141,15 @@ def main(argv=None) -> None:
     tables.save(args.into / "tables.npz")
     src_id = f"{model_id_of(source):08x}"
     card = dict(config.get("card", {}))
-    card["envelope"] = (f"codebook of {args.size} x {env_config.bands} mel-band corrections (k-means on "
+    kind = f"entropy-constrained k-means at lambda {args.lam:g}" if args.lam > 0 else "k-means"
+    card["envelope"] = (f"codebook of {args.size} x {env_config.bands} mel-band corrections ({kind} on "
                         f"{len(train)} train files' closed-loop corrections), one code per "
                         f"{env_config.frame_samples * 1000 // env_config.sample_rate} ms; held-out speakers "
                         f"({len(test)} files): {test_bps:.1f} bits/s ideal, RMS {raw_rms:.2f} -> {test_rms:.2f} dB")
-    config.update(envelope=env_config.model_dump(), card=card, name=args.name or config["name"],
+    layer_fields = env_config.model_dump()
+    if not layer_fields["lam"]:
+        del layer_fields["lam"]  # nearest codes, as bundles before the field
+    config.update(envelope=layer_fields, card=card, name=args.name or config["name"],
                   decodes=[src_id] + [i for i in config.get("decodes", []) if i != src_id])
     BundleConfig(**config)  # validate before writing
     (args.into / "bundle.json").write_text(json.dumps(config, indent=1, sort_keys=True))

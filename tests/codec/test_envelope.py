@@ -203,3 +203,38 @@ def test_training_decodes_leave_the_layer_out(codecs, tmp_path):
     layered, _ = codec.decode(codec.encode(x, SR))
     assert np.abs(got - plain).max() < 2e-3  # float16 on disk
     assert np.abs(got - layered).max() > 2e-3
+
+
+def _envelope_bits(codec, streams) -> float:
+    t = codec.tables.envelope
+    per = codec.packet_frames(None) // codec.envelope.config.ratio
+    return float(t.event_bits(t.events(streams.envelope, np.arange(0, streams.envelope.size, per))).sum())
+
+
+def test_a_rate_distortion_choice_trades_codes_for_bits(codecs):
+    _, codec, _ = codecs
+    x = _speech_like(4.0, seed=10)
+    nearest = codec.encode_streams(x, SR)
+    assert codec.envelope_lambda == 0.0  # the tiny bundle's layer has none: nearest codes
+    assert np.array_equal(nearest.envelope, codec.encode_streams(x, SR, envelope_lambda=0.0).envelope)
+    traded = codec.encode_streams(x, SR, envelope_lambda=1000.0)
+    assert np.array_equal(traded.units, nearest.units) and traded.envelope.size == nearest.envelope.size
+    assert _envelope_bits(codec, traded) < _envelope_bits(codec, nearest)
+    assert not np.array_equal(traded.envelope, nearest.envelope)
+    data = codec.encode(x, SR, envelope_lambda=1000.0)
+    assert np.array_equal(read_srb(data, codec.reading_tables).envelope, traded.envelope)
+
+
+def test_block_encoding_chooses_the_same_rate_distortion_codes(codecs, tmp_path):
+    import soundfile as sf
+
+    _, codec, _ = codecs
+    x = _speech_like(6.0, seed=11)
+    path = tmp_path / "x.wav"
+    sf.write(path, x, SR, subtype="FLOAT")
+    lam = 300.0  # strong enough that where each packet's context restarts changes codes
+    whole = read_srb(codec.encode(path, packet_frames=40, envelope_lambda=lam), codec.reading_tables)
+    streamed = read_srb(codec.encode_stream(path, packet_frames=40, envelope_lambda=lam), codec.reading_tables)
+    assert streamed.envelope.size == whole.envelope.size
+    if np.array_equal(streamed.units, whole.units) and np.array_equal(streamed.f0, whole.f0):
+        assert np.mean(streamed.envelope == whole.envelope) > 0.95
