@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bitstream import LostSpan, SpeakerCode, SrbFormatError, SrbModelMismatchError, Streams, read_srb, write_srb
+from bitstream import LostSpan, SpeakerCode, SrbError, SrbFormatError, SrbModelMismatchError, Streams, read_srb, write_srb
 from bitstream.container import MAX_PACKET_FRAMES, peek_model_id
 
 from . import pitch
 from .audio import load_audio
 from .bundle import load_bundle, load_render
+from .earlier_layers import earlier_layers, reading_tables
 from .envelope import EnvelopeLayer
 from .errors import ModelError
 from .level import active_level, frame_powers, gain_code, gain_factor, level_corrected_gain
@@ -103,8 +104,17 @@ class Codec:
             raise ModelError("the bundle names an envelope layer, but its tables have no envelope table")
         self.apply_envelope = bool(envelope)
         # Files of the bundles this one decodes were coded with these tables less the envelope's
-        # (whose id they name, or imply in the header CRC).
-        self.reading_tables = tables.by_id()
+        # (whose id they name, or imply in the header CRC), or with an earlier layer's.
+        self.layers = {model_id: self.envelope} if self.envelope is not None else {}
+        try:
+            earlier = earlier_layers(tables, config.envelope_earlier)
+            self.reading_tables = reading_tables(tables, config.envelope_earlier)
+            for mid, (_, fields) in earlier.items():
+                if mid not in self.decodable_ids[1:]:
+                    raise ValueError(f"model {mid:08x} is not among the models it decodes")
+                self.layers[mid] = EnvelopeLayer(fields)
+        except (ValueError, KeyError, TypeError, SrbError) as exc:
+            raise ModelError(f"bundle's envelope_earlier: {exc}") from exc
         self.unit_lambda = 0.0
         self._rate = None  # the unit tables' code lengths, built on first use
         # The envelope codes' rate-distortion trade-off (codec.frame_rdo), the bundle's by default.
@@ -399,17 +409,25 @@ class Codec:
         layer's corrections when they carry them)."""
         wav = self.render(streams)
         if streams.envelope is not None and self.apply_envelope:
-            self.check_envelope(streams)
-            wav = self.envelope.apply(wav, streams.envelope)
+            wav = self.check_envelope(streams).apply(wav, streams.envelope)
         return np.clip(wav, -1.0, 1.0).astype(np.float32)
 
-    def check_envelope(self, streams: Streams) -> None:
-        """Refuse envelope codes this codec's layer does not define."""
-        e = self.envelope
+    def layer_for(self, model_id: int) -> EnvelopeLayer | None:
+        """The envelope layer whose codes files of ``model_id`` carry: this model's own, or an
+        earlier model's that this one replaced (``bundle.json``'s ``envelope_earlier``)."""
+        return self.layers.get(model_id)
+
+    def check_envelope(self, streams) -> EnvelopeLayer:
+        """The layer that defines the envelope codes of ``streams`` (a :class:`bitstream.Streams`, or
+        a file's header: both have ``model_id``, ``envelope_vocab`` and ``envelope_hop``); refuses
+        codes no layer here defines."""
+        e = self.layer_for(streams.model_id)
         if e is None or streams.envelope_vocab != e.config.size or streams.envelope_hop != e.config.frame_samples:
             have = "none" if e is None else f"{e.config.size} codes per {e.config.frame_samples} samples"
             raise SrbModelMismatchError(f"streams carry {streams.envelope_vocab} envelope codes per "
-                                        f"{streams.envelope_hop} samples; this model's layer: {have}")
+                                        f"{streams.envelope_hop} samples; this model's layer for model "
+                                        f"{streams.model_id:08x}: {have}")
+        return e
 
     def render(self, streams: Streams) -> np.ndarray:
         """What :meth:`decode_streams` makes of ``streams`` before the envelope corrections and the

@@ -58,6 +58,9 @@ class BundleConfig(BaseModel):
     #: The envelope layer (codec.envelope.EnvelopeConfig, its codebook included), or None: bundles
     #: from srb-v0.6 on may send band-level corrections (format 1.4).
     envelope: dict | None = None
+    #: Envelope layers of models under ``decodes`` whose layer this one replaced: their files carry
+    #: codes of those layers (codec.earlier_layers: {"model", "layer", "symbol", "max_run"} each).
+    envelope_earlier: list[dict] = []
     card: dict = {}  # model card: data, training time, measured results, limits
     #: Model ids (8 hex digits) of earlier bundles whose files this one decodes: bundles that share
     #: its content model, F0 VQ-VAE, speaker encoder and tables byte for byte and differ only in the

@@ -27,7 +27,7 @@ def _read(path: str) -> bytes:
 
 
 def cmd_info(args) -> int:
-    tables = _tables_for(args).by_id()  # files with and without the layer
+    tables = _reading_tables_for(args)
     for i, path in enumerate(args.files):
         report = bitrate_report(_read(path), tables)
         if len(args.files) > 1:
@@ -240,13 +240,27 @@ def _model_folder(args) -> Path:
 
 
 def _tables_for(args):
-    """Tables for editing, without torch: --tables, else the model bundle's tables.npz. The caller
-    reads files with its :meth:`~bitstream.EntropyTables.by_id`, which also knows them less their envelope table."""
+    """Tables for editing, without torch: --tables, else the model bundle's tables.npz (files are
+    read with :func:`_reading_tables_for`)."""
     if args.tables:
         return EntropyTables.load(args.tables)
     try:
         return EntropyTables.load(_model_folder(args) / "tables.npz")
     except OSError as exc:
+        raise SrbError(f"cannot load the tables of model {args.model or 'default'}: {exc}") from exc
+
+
+def _reading_tables_for(args) -> dict:
+    """The tables files are read with, by id, without torch: --tables with and without its envelope
+    stream, else the model bundle's (:func:`codec.earlier_layers.bundle_reading_tables`: also the
+    layers of earlier models it replaced)."""
+    if args.tables:
+        return _tables_for(args).by_id()
+    from .earlier_layers import bundle_reading_tables
+
+    try:
+        return bundle_reading_tables(_model_folder(args))
+    except (OSError, ValueError, KeyError, TypeError, SrbError) as exc:
         raise SrbError(f"cannot load the tables of model {args.model or 'default'}: {exc}") from exc
 
 
@@ -273,13 +287,13 @@ def cmd_edit(args) -> int:
     tables = _tables_for(args)
     speaker = None
     if args.speaker_from:
-        speaker = read_srb(_read(args.speaker_from), tables.by_id())
+        speaker = read_srb(_read(args.speaker_from), _reading_tables_for(args))
     elif args.speaker is not None:
         n = tables.profile.speaker_ids
         if not 0 <= args.speaker < n:
             raise SrbError(f"--speaker {args.speaker}: this model knows speakers 0..{n - 1}")
         speaker = SpeakerCode.known(args.speaker, n)
-    out = edit_srb(_read(args.input), tables.by_id(), speaker=speaker, semitones=args.pitch, tempo=args.tempo,
+    out = edit_srb(_read(args.input), _reading_tables_for(args), speaker=speaker, semitones=args.pitch, tempo=args.tempo,
                    same_coding=_same_coding_for(args) if args.speaker_from else ())
     _write(Path(args.output), out, args.force)
     return 0

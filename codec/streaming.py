@@ -95,6 +95,8 @@ class StreamDecoder:
         h = self.header
         if h is not None and self._speaker is None:
             self.codec.check_model(h.model_id)
+            if h.envelope and self.codec.apply_envelope:
+                self.codec.check_envelope(h)
             self._speaker = self.codec.speaker_vector(h.speaker)
             self._resynth = self.codec.resynth is not None and h.pitch_stats is not None
         for p in packets:
@@ -172,7 +174,8 @@ class StreamDecoder:
     def _correct(self, start: int, wav: np.ndarray) -> np.ndarray:
         """The envelope layer's corrections applied to a window's audio from sample ``start`` (on an
         envelope frame: windows start on F0 frames), frames of lost or unknown packets uncorrected."""
-        h, layer = self.header, self.codec.envelope
+        h = self.header
+        layer = self.codec.layer_for(h.model_id)
         step = layer.config.frame_samples
         e0 = start // step
         e1 = min(h.num_envelope, e0 + layer.num_frames(wav.size))

@@ -70,6 +70,7 @@ def main(argv=None) -> None:
     from codec.refiner import WEIGHTS_FILE
     from codec.train.units import read_manifest
     from bitstream import EntropyTables
+    from codec.earlier_layers import earlier_entry
     from codec.frame_rdo import code_lengths
 
     torch.set_num_threads(2)
@@ -146,6 +147,14 @@ def main(argv=None) -> None:
                         f"{len(train)} train files' closed-loop corrections), one code per "
                         f"{env_config.frame_samples * 1000 // env_config.sample_rate} ms; held-out speakers "
                         f"({len(test)} files): {test_bps:.1f} bits/s ideal, RMS {raw_rms:.2f} -> {test_rms:.2f} dB")
+    earlier = list(config.get("envelope_earlier", []))
+    if config.get("envelope") is not None:
+        # --model had a layer of its own: its files carry those codes, which this bundle must
+        # still read (its table) and decode (its codebook) (codec.earlier_layers).
+        earlier = [earlier_entry(int(src_id, 16), config["envelope"], EntropyTables.load(source / "tables.npz"))] + [
+            e for e in earlier if e["model"] != src_id]
+    if earlier:
+        config["envelope_earlier"] = earlier
     layer_fields = env_config.model_dump()
     if not layer_fields["lam"]:
         del layer_fields["lam"]  # nearest codes, as bundles before the field
