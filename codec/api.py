@@ -179,7 +179,8 @@ class Codec:
     @torch.inference_mode()
     def encode_streams(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
                        unit_lambda: float | None = None, packet_frames: int | None = None,
-                       envelope: bool | None = None, envelope_lambda: float | None = None) -> Streams:
+                       envelope: bool | None = None, envelope_lambda: float | None = None,
+                       max_bitrate: float | None = None) -> Streams:
         """Analyse speech into :class:`bitstream.Streams`.
 
         Args:
@@ -196,6 +197,10 @@ class Codec:
             envelope_lambda: the envelope codes' rate-distortion trade-off in dB^2 per bit
                 (:mod:`codec.frame_rdo`; 0 = each frame's nearest vector); ``None``:
                 :attr:`envelope_lambda`, the bundle's.
+            max_bitrate: keep the file at or under this many bits per second (everything included,
+                packets of ``packet_frames``) by trading the envelope layer's accuracy for bits, and
+                leaving it out if that is not enough (:meth:`add_envelope`); a file still over it is
+                returned as it is (its :meth:`bitrate` tells). ``None``: no limit.
         """
         wav = load_audio(audio, sample_rate, self.sample_rate)
         n = wav.numel()
@@ -233,7 +238,7 @@ class Codec:
         )
         if not self.wants_envelope(envelope):
             return streams
-        return self.add_envelope(streams, wav.numpy(), packet_frames, envelope_lambda)
+        return self.add_envelope(streams, wav.numpy(), packet_frames, envelope_lambda, max_bitrate)
 
     def wants_envelope(self, envelope: bool | None) -> bool:
         """Whether an encode asked for ``envelope`` (``None``: the bundle's default) sends the layer.
@@ -246,19 +251,36 @@ class Codec:
         return self.envelope is not None if envelope is None else bool(envelope)
 
     def add_envelope(self, streams: Streams, original: np.ndarray, packet_frames: int | None = None,
-                     lam: float | None = None) -> Streams:
+                     lam: float | None = None, max_bitrate: float | None = None) -> Streams:
         """``streams`` with the envelope codes that move their decode towards ``original``
         (``(num_samples,)`` at the codec's rate): closed loop, on exactly what :meth:`decode_streams`
         makes of them before the corrections (clamped, as the output is), chosen at ``lam``
         (:meth:`envelope_codes`) for packets of ``packet_frames``. The gain field is then
         corrected by how far the corrected decode's active level is from the input's: the
         corrections, in dB per band and frame, need not keep the power-weighted level (the demo
-        sample at -20 dB came back 1.9 dB quieter without this)."""
-        import dataclasses
+        sample at -20 dB came back 1.9 dB quieter without this).
 
+        With ``max_bitrate`` (bits per second of the whole file, as :meth:`write` writes it), a file
+        over it has its codes chosen again at larger trade-offs (``lam`` times ``2 ** (k / 2)``,
+        ``k = 1 .. 24``), the first that fits is sent; if none fits, the streams go without the layer."""
         original = np.asarray(original, np.float32)
         decoded = np.clip(self.render(streams), -1.0, 1.0)
-        codes = self.envelope_codes(self.envelope.corrections(original, decoded), packet_frames, lam)
+        corrections = self.envelope.corrections(original, decoded)
+        lam = self.envelope_lambda if lam is None else float(lam)
+        out = self._with_codes(streams, original, decoded, self.envelope_codes(corrections, packet_frames, lam))
+        if max_bitrate is None or self.bitrate(out, packet_frames) <= max_bitrate:
+            return out
+        for k in range(1, 25):
+            step = max(lam, 1.0) * 2 ** (k / 2)
+            out = self._with_codes(streams, original, decoded, self.envelope_codes(corrections, packet_frames, step))
+            if self.bitrate(out, packet_frames) <= max_bitrate:
+                return out
+        return streams
+
+    def _with_codes(self, streams: Streams, original: np.ndarray, decoded: np.ndarray, codes: np.ndarray) -> Streams:
+        """``streams`` with envelope ``codes`` and the gain field corrected for them (:meth:`add_envelope`)."""
+        import dataclasses
+
         out = dataclasses.replace(streams, envelope=codes, envelope_vocab=self.envelope.config.size,
                                   envelope_hop=self.envelope.config.frame_samples)
         if streams.gain is None:
@@ -266,6 +288,11 @@ class Codec:
         level = active_level(frame_powers(np.clip(self.envelope.apply(decoded, codes), -1.0, 1.0)))
         return dataclasses.replace(out, gain=level_corrected_gain(streams.gain, active_level(frame_powers(original)),
                                                                   level))
+
+    def bitrate(self, streams: Streams, packet_frames: int | None = None) -> float:
+        """Bits per second of ``streams`` written as :meth:`write` writes them, everything included."""
+        seconds = max(streams.num_samples, 1) / streams.sample_rate
+        return 8 * len(self.write(streams, packet_frames)) / seconds
 
     def envelope_codes(self, corrections: np.ndarray, packet_frames: int | None = None,
                        lam: float | None = None, starts=None) -> np.ndarray:
@@ -345,13 +372,14 @@ class Codec:
 
     def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
                unit_lambda: float | None = None, packet_frames: int | None = None,
-               envelope: bool | None = None, envelope_lambda: float | None = None) -> bytes:
+               envelope: bool | None = None, envelope_lambda: float | None = None,
+               max_bitrate: float | None = None) -> bytes:
         """Speech -> bytes of an ``.srb`` file. Same input, same bytes. Arguments as
         :meth:`encode_streams`; longer packets than the bundle's 2 s cost fewer bits (framing
         and context restarts) but delay streamed decoding and lose more audio per lost packet."""
         packet_frames = self.packet_frames(packet_frames)
         streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda, packet_frames, envelope,
-                                      envelope_lambda)
+                                      envelope_lambda, max_bitrate)
         return self.write(streams, packet_frames)
 
     def write(self, streams: Streams, packet_frames: int | None = None) -> bytes:

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from bitstream import EntropyTables, SrbError, bitrate_report
+from bitstream import EntropyTables, SrbError, bitrate_report, read_srb
 from bitstream.container import MAX_PACKET_FRAMES
 
 
@@ -123,6 +123,8 @@ def cmd_encode(args) -> int:
     codec = _load_codec(args.model)
     if args.stream and STDIO in args.inputs:
         raise SrbError("--stream reads a file in blocks; for standard input drop --stream")
+    if args.stream and args.max_bitrate is not None:
+        raise SrbError("--max-bitrate chooses codes for the whole file; drop --stream")
     encode = codec.encode_stream if args.stream else codec.encode
     from .errors import ModelError
 
@@ -143,8 +145,15 @@ def cmd_encode(args) -> int:
         if src == STDIO:
             audio = io.BytesIO(_read(src))
             audio.name = "<stdin>"
-        return encode(audio, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda, packet_frames=packet,
-                      envelope=False if args.no_envelope else None, envelope_lambda=args.envelope_lambda)
+        limit = {} if args.max_bitrate is None else {"max_bitrate": args.max_bitrate}
+        data = encode(audio, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda, packet_frames=packet,
+                      envelope=False if args.no_envelope else None, envelope_lambda=args.envelope_lambda, **limit)
+        if args.max_bitrate is not None:
+            bps = 8 * len(data) * codec.sample_rate / max(read_srb(data, codec.reading_tables).num_samples, 1)
+            if bps > args.max_bitrate:
+                print(f"srb encode: {src}: {bps:.0f} bits/s, over --max-bitrate {args.max_bitrate:g} even without "
+                      "the envelope layer", file=sys.stderr)
+        return data
 
     return _convert(args, ".srb", "encode", convert)
 
@@ -279,7 +288,7 @@ def _same_coding_for(args) -> frozenset[int]:
 
 def cmd_edit(args) -> int:
     """``srb edit``: change speaker, pitch or tempo in the bitstream (no audio decoded, no torch)."""
-    from bitstream import SpeakerCode, read_srb
+    from bitstream import SpeakerCode
     from bitstream.edit import edit_srb
 
     if args.speaker is None and args.speaker_from is None and not args.pitch and args.tempo == 1.0:
@@ -340,6 +349,16 @@ def _lambda(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srb", description="Speech at a few hundred bits per second.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -360,6 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--no-envelope", action="store_true",
                      help="leave out the envelope layer (a model that has one: about 120 bits/s fewer, "
                      "less intelligible; docs/ENVELOPE.md)")
+    enc.add_argument("--max-bitrate", type=_positive, default=None, metavar="B",
+                     help="keep each file at or under B bits/s, everything included: the envelope layer's codes "
+                     "are traded for bits as far as needed, the layer left out if that is not enough "
+                     "(a file still over is written and named on standard error)")
     enc.add_argument("--envelope-lambda", type=_lambda, default=None, metavar="L",
                      help="trade the envelope layer's accuracy for bits: codes chosen for least squared dB error "
                      "+ L * bits (default: the model's; 0: each frame's nearest code; docs/ENVELOPE.md)")

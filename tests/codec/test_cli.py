@@ -234,3 +234,18 @@ def test_standard_input_and_output(tmp_path, tiny_model):
     bad = subprocess.run([*run, "encode", "-", "--model", tiny_model], input=b"not audio", capture_output=True,
                          cwd=ROOT)
     assert bad.returncode == 1 and bad.stderr.decode() == "srb encode: error: cannot read audio <stdin>: Format not recognised.\n"
+
+
+def test_max_bitrate(tmp_path, tiny_model, capsys):
+    wav = (0.3 * np.sin(np.arange(24000) * 2 * np.pi * 150 / 16000)).astype(np.float32)
+    sf.write(tmp_path / "s.wav", wav, 16000)
+    assert main(["encode", str(tmp_path / "s.wav"), "--model", tiny_model, "--max-bitrate", "100000"]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["encode", str(tmp_path / "s.wav"), "--model", tiny_model, "--max-bitrate", "1", "--force"]) == 0
+    assert "over --max-bitrate 1" in capsys.readouterr().err  # written all the same, and named
+    assert (tmp_path / "s.srb").is_file()
+    assert main(["encode", str(tmp_path / "s.wav"), "--model", tiny_model, "--max-bitrate", "300", "--stream",
+                 "--force"]) == 1
+    assert "drop --stream" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["encode", str(tmp_path / "s.wav"), "--max-bitrate", "0"])

@@ -238,3 +238,19 @@ def test_block_encoding_chooses_the_same_rate_distortion_codes(codecs, tmp_path)
     assert streamed.envelope.size == whole.envelope.size
     if np.array_equal(streamed.units, whole.units) and np.array_equal(streamed.f0, whole.f0):
         assert np.mean(streamed.envelope == whole.envelope) > 0.95
+
+
+def test_a_bitrate_limit_trades_the_layer_then_drops_it(codecs):
+    _, codec, _ = codecs
+    x = _speech_like(4.0, seed=12)
+    full = codec.encode_streams(x, SR)
+    bare = codec.encode_streams(x, SR, envelope=False)
+    high, low = codec.bitrate(full), codec.bitrate(bare)
+    assert low < high
+    assert codec.encode(x, SR, max_bitrate=high) == codec.encode(x, SR)  # fits: untouched
+    fitted = codec.encode_streams(x, SR, max_bitrate=high - 1.0)
+    assert codec.bitrate(fitted) <= high - 1.0
+    assert fitted.envelope is not None and not np.array_equal(fitted.envelope, full.envelope)
+    dropped = codec.encode_streams(x, SR, max_bitrate=low + 0.01)  # below the layer's least cost
+    assert dropped.envelope is None and codec.write(dropped) == codec.write(bare)
+    assert codec.encode_streams(x, SR, max_bitrate=1.0).envelope is None  # over even so: as small as it goes
