@@ -101,8 +101,10 @@ class SrbSystem(System):
     family = "srb"
 
     def __init__(self, model: str | None = None, postfilter: bool = True, resynth: bool = True,
-                 smoother: bool = True, refiner: bool = True, envelope: bool = True):
+                 smoother: bool = True, refiner: bool = True, envelope: bool = True,
+                 max_bitrate: float | None = None):
         self.model = model
+        self.max_bitrate = max_bitrate  # "srb-365": the encoder's bitrate limit (Codec.encode)
         # What the bundle's render.json turns on, or not: "srb-sm" without the band refiner
         # (sessions 11-12's decoder), "srb-rs" without it and the envelope smoother (session 10's),
         # "srb-pf" without those and the pitch resynthesis (v0.3's first decoder), "srb-raw"
@@ -112,6 +114,8 @@ class SrbSystem(System):
         self.envelope = envelope
         self.name = next((n for n, on in SRB_SYSTEMS.items()
                           if on == (postfilter, resynth, smoother, refiner, envelope)), "srb-custom")
+        if max_bitrate is not None:
+            self.name = f"srb-{max_bitrate:g}" if self.name == "srb" else "srb-custom"
         self.codec = None
         self.load_s = 0.0
 
@@ -136,7 +140,8 @@ class SrbSystem(System):
         with PeakRss() as mem:
             t0 = time.perf_counter()
             # The layer when asked for and the bundle has one (None: the bundle's default).
-            data = self.codec.encode(wav, sample_rate=SR, envelope=None if self.envelope else False)
+            limit = {} if self.max_bitrate is None else {"max_bitrate": self.max_bitrate}
+            data = self.codec.encode(wav, sample_rate=SR, envelope=None if self.envelope else False, **limit)
             t1 = time.perf_counter()
             out, sr = self.codec.decode(data)
             t2 = time.perf_counter()
@@ -155,8 +160,12 @@ SRB_SYSTEMS = {"srb": (True, True, True, True, True), "srb-ne": (True, True, Tru
                "srb-pf": (True, False, False, False, False), "srb-raw": (False, False, False, False, False)}
 
 
+#: srb with every stage, its files held to at most this many bits/s each (``srb encode --max-bitrate``).
+SRB_LIMITED = {"srb-365": 365.0}
+
+
 def all_system_names() -> list[str]:
-    return [*SRB_SYSTEMS, *peer_systems()]
+    return [*SRB_SYSTEMS, *SRB_LIMITED, *peer_systems()]
 
 
 def build_systems(names: list[str], model: str | None) -> list[System]:
@@ -165,6 +174,8 @@ def build_systems(names: list[str], model: str | None) -> list[System]:
     for n in names:
         if n in SRB_SYSTEMS:
             out.append(SrbSystem(model, *SRB_SYSTEMS[n]))
+        elif n in SRB_LIMITED:
+            out.append(SrbSystem(model, *SRB_SYSTEMS["srb"], max_bitrate=SRB_LIMITED[n]))
         elif n in peers:
             out.append(peers[n])
         else:

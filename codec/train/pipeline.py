@@ -50,7 +50,7 @@ PRESETS = {
         "robust_content": ["--steps", "6000", "--lr", "5e-4", "--warmup", "50", "--reverb-share", "0.3"],
         "robust_speaker": ["--steps", "1500", "--reverb-share", "0.3"],
         "refiner": ["--steps", "2500", "--config", json.dumps({"scale": 0.5})],  # the shipped scale
-        "envelope": ["--size", "64", "--config", json.dumps({"scale": 0.5})],  # as shipped (docs/ENVELOPE.md)
+        "envelope": ["--size", "256", "--lam", "4", "--config", json.dumps({"scale": 0.5})],  # as shipped (docs/ENVELOPE.md)
     },
     "tiny": {
         "content": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "6", "--batch-size", "2",
@@ -73,7 +73,8 @@ PRESETS = {
         "refiner": ["--steps", "2", "--batch-size", "2", "--crop-frames", "30", "--warmup", "1", "--eval-every", "1",
                     "--holdout-every", "2", "--jobs", "1", "--threads", "1",
                     "--config", json.dumps(dict(bands=8, mels=16, channels=8, dilations=[1, 2]))],
-        "envelope": ["--size", "4", "--holdout-every", "2", "--jobs", "1", "--config", json.dumps(dict(bands=4))],
+        "envelope": ["--size", "4", "--lam", "2", "--rd-iterations", "1", "--holdout-every", "2", "--jobs", "1",
+                     "--config", json.dumps(dict(bands=4))],
     },
 }
 

@@ -206,3 +206,19 @@ def test_word_error_rates_are_pooled_and_capped_per_recogniser():
     assert s["wer"] == pytest.approx(41 / 10) and s["wer_cap"] == pytest.approx((1 + 4) / 10)
     assert s["wf_wer"] == pytest.approx(3 / 10) and s["wf_wer_cap"] == pytest.approx(3 / 10)
     assert report.fmt("wf_wer_cap", 0.3) == "30.0%"
+
+
+def test_a_bitrate_limited_srb_system(tmp_path):
+    from benchmarks.report import SrbSystem, build_systems
+
+    folder = tmp_path / "layered"
+    make_tiny_bundle(folder, envelope=True)
+    limited, plain = build_systems(["srb-365", "srb"], str(folder))
+    assert limited.name == "srb-365" and limited.max_bitrate == 365.0 and plain.max_bitrate is None
+    assert plain.available()[0]
+    rng = np.random.default_rng(0)
+    wav = (rng.normal(0, 1, 32000) * np.repeat(rng.uniform(0.02, 0.3, 41), 800)[:32000]).astype(np.float32)
+    full = plain.run(wav).num_bits / 2.0
+    tight = SrbSystem(str(folder), max_bitrate=full - 8.0)  # a byte less than the file takes
+    assert tight.available()[0]
+    assert tight.run(wav).num_bits / 2.0 <= full - 8.0

@@ -103,7 +103,8 @@ def test_silence_and_short_input_refused(tiny, tmp_path):
 
 
 def test_longer_packets_carry_the_same_streams_in_fewer_bits(tmp_path, capsys):
-    """``packet_frames`` changes only the framing: the same streams, fewer bytes, block-wise
+    """``packet_frames`` changes only the framing and, since the envelope codes are chosen per
+    packet (codec.frame_rdo), a few of those: the same units, F0 and speaker, fewer bytes, block-wise
     encoding agrees, and lengths the format or the F0 grid cannot hold are refused."""
     from bitstream import read_header
     from codec.cli import main
@@ -114,10 +115,20 @@ def test_longer_packets_carry_the_same_streams_in_fewer_bits(tmp_path, capsys):
     short, long = codec.encode(demo), codec.encode(demo, packet_frames=400)
     assert read_header(long, codec.tables).packet_frames == 400 and read_header(short, codec.tables).packet_frames == 100
     assert len(long) < len(short)
-    assert read_srb(long, codec.tables) == read_srb(short, codec.tables)
-    assert codec.encode_stream(demo, packet_frames=400) == long
-    assert codec.encode(demo, packet_frames=400, unit_lambda=0.3) == codec.encode_stream(demo, packet_frames=400,
-                                                                                       unit_lambda=0.3)
+    a, b = read_srb(long, codec.tables), read_srb(short, codec.tables)
+    assert np.array_equal(a.units, b.units) and np.array_equal(a.f0, b.f0) and a.speaker == b.speaker
+    assert np.mean(a.envelope == b.envelope) > 0.9
+    nearest = dict(envelope_lambda=0.0)  # nearest codes do not depend on the packets at all
+    assert read_srb(codec.encode(demo, packet_frames=400, **nearest), codec.tables) == read_srb(
+        codec.encode(demo, **nearest), codec.tables)
+    # The block encoder measures the envelope layer on a streamed decode, which the pitch
+    # resynthesis does not make sample-exact (module doc of codec.stream_encode): the other streams
+    # are the same, and all but a few envelope codes.
+    for kw in ({}, {"unit_lambda": 0.3}):
+        a = read_srb(codec.encode(demo, packet_frames=400, **kw), codec.tables)
+        b = read_srb(codec.encode_stream(demo, packet_frames=400, **kw), codec.tables)
+        assert np.array_equal(a.units, b.units) and np.array_equal(a.f0, b.f0) and a.speaker == b.speaker
+        assert np.mean(a.envelope == b.envelope) > 0.9
     for bad in (0, 6, 1028, 2.0):
         with pytest.raises(ModelError, match="multiple of 4"):
             codec.encode(demo, packet_frames=bad)

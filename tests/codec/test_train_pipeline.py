@@ -71,7 +71,7 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     assert "[envelope layer] finished" in first
     codec = Codec.from_pretrained(out)
     assert codec.refiner is not None and codec.refiner.config.bands == 8
-    assert codec.envelope is not None and codec.envelope.config.size == 4
+    assert codec.envelope is not None and codec.envelope.config.size == 4 and codec.envelope_lambda == 2.0
     assert codec.model_id == Codec.from_pretrained(out / "work" / "bundle-envelope").model_id
     refined = Codec.from_pretrained(out / "work" / "bundle-refined")  # the bundle before the envelope layer
     clean = Codec.from_pretrained(out / "work" / "bundle-clean")  # the bundle before the robust encoder
