@@ -193,7 +193,7 @@ class Codec:
                 works per packet); ``None``: the bundle's (100 frames, 2 s).
             envelope: send the envelope layer (:mod:`codec.envelope`: the encoder decodes its own
                 streams and measures the band levels against the input); ``None``: when the
-                bundle has one. About 120 bits/s more with srb-v0.6 (docs/ENVELOPE.md).
+                bundle has one. About 140 bits/s more with srb-v0.7 (docs/ENVELOPE.md).
             envelope_lambda: the envelope codes' rate-distortion trade-off in dB^2 per bit
                 (:mod:`codec.frame_rdo`; 0 = each frame's nearest vector); ``None``:
                 :attr:`envelope_lambda`, the bundle's.

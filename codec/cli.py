@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "each frame's likeliest unit; 0.1 sends about 8 %% fewer bits and loses some words, "
                      "docs/CONTENT.md)")
     enc.add_argument("--no-envelope", action="store_true",
-                     help="leave out the envelope layer (a model that has one: about 120 bits/s fewer, "
+                     help="leave out the envelope layer (a model that has one: about 140 bits/s fewer, "
                      "less intelligible; docs/ENVELOPE.md)")
     enc.add_argument("--max-bitrate", type=_positive, default=None, metavar="B",
                      help="keep each file at or under B bits/s, everything included: the envelope layer's codes "

@@ -9,7 +9,8 @@ with the input in ``bands`` mel bands over frames of ``ratio`` unit frames (40 m
 frame the index of the nearest vector of a trained codebook of ``(bands,)`` level corrections in dB:
 
     r_j  = clip(10 log10(P_orig(b, j) / P_dec(b, j)), -clip_db, clip_db)      (b = 1 .. bands)
-    c_j  = argmin_k |r_j - codebook_k|^2                                       (sent)
+    c_j  = argmin_k |r_j - codebook_k|^2      (sent; or, with ``lam``, the packet's sequence of least
+                                              sum |r_j - codebook_c_j|^2 + lam * bits: codec.frame_rdo)
     |Y(f, t)| = |X(f, t)| * exp(sum_b v_fb g_b(t)),  g(t) = scale * codebook[c] interpolated
                                                      between frame centres (log amplitude)
 

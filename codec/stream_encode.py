@@ -21,7 +21,7 @@ now and then far from a block join. Measured: 9 of 10 dev files and a 10 min con
 identical bytes; the tenth has 94 % of its F0 codes equal (margins of 2 s do not change that file;
 4 s leave 2 frames different: no margin makes it exact, so 1 s it is).
 
-The envelope layer (srb-v0.6, :mod:`codec.envelope`) is measured on a streamed decode of the
+The envelope layer (srb-v0.6 on, :mod:`codec.envelope`) is measured on a streamed decode of the
 streams (:func:`_envelope_codes`). With the pitch resynthesis, WORLD places its pulses anew in each
 streamed window, so that decode's samples are not the whole file's and a few codes differ (5 of the
 demo's 154; docs/STREAMING_EDITING.md); without it, the codes are the whole-file encoder's.

@@ -1,10 +1,12 @@
 """Train a bundle's envelope layer (codec/envelope.py): its codebook and its entropy table.
 
     srb train envelope --model codec/assets/default --data ../shared/data/train --work runs/envelope \
-        --into runs/envelope/bundle-v06 --size 64 --config '{"scale": 0.5}' --name srb-v0.6
+        --into runs/envelope/bundle-v07 --size 256 --lam 4 --config '{"scale": 0.5}' --name srb-v0.7
+
+(srb-v0.7 came from srb-v0.6 so; srb-v0.6 from srb-v0.5 with ``--size 64`` and no ``--lam``.)
 
 Every file of ``--data`` is encoded and decoded by the bundle as it ships, every finishing stage
-included (cached in ``WORK/decoded``, shared with nothing else: the refiner's cache leaves the
+included and its own envelope layer left out (cached in ``WORK/decoded``, shared with nothing else: the refiner's cache leaves the
 refiner out). Each file's band-level corrections (the original's band levels minus the decoded
 ones, per envelope frame, clipped) are computed, and k-means over the frames of the files not held
 out (the speakers of every ``--holdout-every``-th file, as ``srb train refiner`` holds them out)
