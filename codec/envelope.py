@@ -42,8 +42,8 @@ class EnvelopeConfig(BaseModel):
     unit_hop: int = Field(320, ge=1)
     clip_db: float = Field(12.0, gt=0.0)  # corrections are measured within +-this
     # Share of the coded correction the decoder applies. Codes are chosen for the whole correction;
-    # applying all of it cost DistillMOS 0.16 on held-out train speakers, half of it 0.01, for most
-    # of the STOI and all of the words (docs/ENVELOPE.md).
+    # with v0.6's 64 codes applying all of it cost DistillMOS 0.16 on held-out train speakers and
+    # half of it 0.01; v0.7's sharper codes take 0.65 (docs/ENVELOPE.md).
     scale: float = Field(1.0, gt=0.0, le=1.0)
     # The encoder's default rate-distortion trade-off in dB^2 (of a frame's summed squared band
     # error) per bit: codes are chosen by :mod:`codec.frame_rdo` under the layer's table; 0 = each

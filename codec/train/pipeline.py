@@ -50,7 +50,7 @@ PRESETS = {
         "robust_content": ["--steps", "6000", "--lr", "5e-4", "--warmup", "50", "--reverb-share", "0.3"],
         "robust_speaker": ["--steps", "1500", "--reverb-share", "0.3"],
         "refiner": ["--steps", "2500", "--config", json.dumps({"scale": 0.5})],  # the shipped scale
-        "envelope": ["--size", "256", "--lam", "4", "--config", json.dumps({"scale": 0.5})],  # as shipped (docs/ENVELOPE.md)
+        "envelope": ["--size", "256", "--lam", "4", "--config", json.dumps({"scale": 0.65})],  # as shipped (docs/ENVELOPE.md)
     },
     "tiny": {
         "content": ["--channels", "16", "--layers", "1", "--expansion", "2", "--steps", "6", "--batch-size", "2",
