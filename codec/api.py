@@ -108,7 +108,7 @@ class Codec:
         self.layers = {model_id: self.envelope} if self.envelope is not None else {}
         try:
             earlier = earlier_layers(tables, config.envelope_earlier)
-            self.reading_tables = reading_tables(tables, config.envelope_earlier)
+            self.reading_tables = reading_tables(tables, earlier)
             for mid, (_, fields) in earlier.items():
                 if mid not in self.decodable_ids[1:]:
                     raise ValueError(f"model {mid:08x} is not among the models it decodes")
@@ -267,13 +267,10 @@ class Codec:
         decoded = np.clip(self.render(streams), -1.0, 1.0)
         corrections = self.envelope.corrections(original, decoded)
         lam = self.envelope_lambda if lam is None else float(lam)
-        out = self._with_codes(streams, original, decoded, self.envelope_codes(corrections, packet_frames, lam))
-        if max_bitrate is None or self.bitrate(out, packet_frames) <= max_bitrate:
-            return out
-        for k in range(1, 25):
-            step = max(lam, 1.0) * 2 ** (k / 2)
-            out = self._with_codes(streams, original, decoded, self.envelope_codes(corrections, packet_frames, step))
-            if self.bitrate(out, packet_frames) <= max_bitrate:
+        trials = [lam] if max_bitrate is None else [lam, *(max(lam, 1.0) * 2 ** (k / 2) for k in range(1, 25))]
+        for trade in trials:
+            out = self._with_codes(streams, original, decoded, self.envelope_codes(corrections, packet_frames, trade))
+            if max_bitrate is None or self.bitrate(out, packet_frames) <= max_bitrate:
                 return out
         return streams
 

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from bitstream import EntropyTables, SrbError, bitrate_report, read_srb
+from bitstream import EntropyTables, SrbError, bitrate_report, read_header
 from bitstream.container import MAX_PACKET_FRAMES
 
 
@@ -149,7 +149,7 @@ def cmd_encode(args) -> int:
         data = encode(audio, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda, packet_frames=packet,
                       envelope=False if args.no_envelope else None, envelope_lambda=args.envelope_lambda, **limit)
         if args.max_bitrate is not None:
-            bps = 8 * len(data) * codec.sample_rate / max(read_srb(data, codec.reading_tables).num_samples, 1)
+            bps = 8 * len(data) * codec.sample_rate / max(read_header(data, codec.reading_tables).num_samples, 1)
             if bps > args.max_bitrate:
                 print(f"srb encode: {src}: {bps:.0f} bits/s, over --max-bitrate {args.max_bitrate:g} even without "
                       "the envelope layer", file=sys.stderr)
@@ -288,7 +288,7 @@ def _same_coding_for(args) -> frozenset[int]:
 
 def cmd_edit(args) -> int:
     """``srb edit``: change speaker, pitch or tempo in the bitstream (no audio decoded, no torch)."""
-    from bitstream import SpeakerCode
+    from bitstream import SpeakerCode, read_srb
     from bitstream.edit import edit_srb
 
     if args.speaker is None and args.speaker_from is None and not args.pitch and args.tempo == 1.0:

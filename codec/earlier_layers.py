@@ -47,11 +47,12 @@ def earlier_layers(tables: EntropyTables, entries: list[dict]) -> dict[int, tupl
     return out
 
 
-def reading_tables(tables: EntropyTables, entries: list[dict]) -> dict[int, EntropyTables]:
+def reading_tables(tables: EntropyTables, earlier: dict[int, tuple[EntropyTables, dict]]) -> dict[int, EntropyTables]:
     """Every tables a bundle reads files with, by tables id: its own, its own less the envelope
-    stream (:meth:`~bitstream.EntropyTables.by_id`) and its earlier layers'."""
+    stream (:meth:`~bitstream.EntropyTables.by_id`) and those of its ``earlier`` layers
+    (:func:`earlier_layers`)."""
     found = tables.by_id()
-    for t, _ in earlier_layers(tables, entries).values():
+    for t, _ in earlier.values():
         found[t.tables_id] = t
     return found
 
@@ -59,4 +60,5 @@ def reading_tables(tables: EntropyTables, entries: list[dict]) -> dict[int, Entr
 def bundle_reading_tables(folder) -> dict[int, EntropyTables]:
     """:func:`reading_tables` of the bundle in ``folder`` (its ``tables.npz`` and ``bundle.json``)."""
     entries = json.loads((Path(folder) / "bundle.json").read_text()).get("envelope_earlier", [])
-    return reading_tables(EntropyTables.load(Path(folder) / "tables.npz"), entries)
+    tables = EntropyTables.load(Path(folder) / "tables.npz")
+    return reading_tables(tables, earlier_layers(tables, entries))

@@ -150,11 +150,10 @@ class EnvelopeLayer:
 
         return choose_codes(torch.cdist(r, self.codebook).square().numpy(), bits, lam, starts)
 
-    def encode(self, original: np.ndarray, decoded: np.ndarray, lam: float = 0.0, bits: np.ndarray | None = None,
-               starts=None) -> np.ndarray:
-        """The codes that move ``decoded`` towards ``original`` (both ``(N,)``, same length);
-        the other arguments as :meth:`quantize`."""
-        return self.quantize(self.corrections(original, decoded), lam, bits, starts)
+    def encode(self, original: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+        """The nearest codes that move ``decoded`` towards ``original`` (both ``(N,)``, same length);
+        the codec chooses its codes with :meth:`codec.api.Codec.envelope_codes`."""
+        return self.quantize(self.corrections(original, decoded))
 
     def frame_gains(self, codes: np.ndarray, lost: np.ndarray | None = None) -> torch.Tensor:
         """``(T_e,)`` codes -> ``(T_e, bands)`` log-amplitude gains, ``scale`` of the codebook's
