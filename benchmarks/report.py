@@ -43,6 +43,8 @@ from benchmarks.cache import default_dir  # noqa: E402
 from benchmarks.evaluator import ASR_GROUPS, Evaluator  # noqa: E402
 from benchmarks.metrics import DEFAULT_GROUPS, F0_TRACKERS, GROUPS, METRIC_BY_KEY, F0Counts, pack_windows  # noqa: E402
 from benchmarks.memory import PeakRss  # noqa: E402
+from benchmarks.paired import compare_systems  # noqa: E402
+from benchmarks.paired import markdown as paired_markdown  # noqa: E402
 from benchmarks.peers import SR, CodedAudio, System, peer_systems, resample  # noqa: E402
 from benchmarks.runner import Runner, Setup, code_and_score, transcribe  # noqa: E402
 
@@ -439,6 +441,11 @@ def write_markdown(results: dict, out: Path) -> None:
         L.append(f"srb model: {srb_sys.get('model') or 'the bundled default'}, model id "
                  f"{srb_sys.get('model_id') or '?'}; load {srb_sys['load_s']:.2f} s (not in the speeds above).")
     L.append("")
+    paired = results.get("paired") or {}
+    shown = [s["name"] for s in results["systems"] if s["name"] in paired.get("systems", {})]
+    section = paired_markdown(paired.get("systems", {}), paired.get("against", ""), shown)
+    if section:
+        L += section + [""]
     b = results.get("srb_breakdown")
     if b:
         L.append("## srb bitrate breakdown")
@@ -571,6 +578,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes, each with its own models (default 1; 2 halves the wall time on an idle "
                         "2-core machine, and changes no score)")
     p.add_argument("--save-audio", action="store_true", help="also write every decoded file under OUT/audio/SYSTEM/")
+    p.add_argument("--paired-against", default="codec2-700C", metavar="SYSTEM",
+                   help="compare every other system with this one file by file, with bootstrap intervals "
+                        "(benchmarks/paired.py; default codec2-700C, the issue's peer; skipped when not scored)")
     return p
 
 
@@ -703,6 +713,7 @@ def run(args, command: str) -> dict:
         "versions": versions(),
         "notes": [],
     }
+    results["paired"] = {"against": args.paired_against, "systems": compare_systems(results, args.paired_against)}
     plots, note = make_plots(results, out_dir)
     results["plots"] = plots
     if note:

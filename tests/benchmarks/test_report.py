@@ -81,6 +81,12 @@ def test_report_end_to_end(data, bundle, tmp_path, capsys):
             if Path(GNU_TIME).is_file():  # the tools' own processes, not this one's gigabyte
                 assert 0 < s["peak_rss_mib"] < 100
             assert name in md.split("## srb bitrate")[0]
+            if name == "codec2-700C":  # the file-paired comparison with the issue's peer
+                mcd = res["paired"]["systems"]["srb"]["mcd"]
+                assert res["paired"]["against"] == name and mcd["files"] == 2
+                assert mcd["diff"] == pytest.approx(srb["mcd"] - s["mcd"])
+                assert mcd["low"] <= mcd["diff"] <= mcd["high"]
+                assert "Against codec2-700C, paired over files" in md
         else:
             assert not systems[name]["available"] and "not found" in systems[name]["note"]
             assert f"system **{name}** skipped" in md
