@@ -40,8 +40,8 @@ DEMO = ROOT / "codec" / "assets" / "samples" / "demo.flac"
 STAGES = ("encode", "decode", "content", "f0", "decoder", "postfilter", "resynth", "smoother", "refiner", "envelope")
 #: What each stage does, for the report.
 STAGE_TEXT = {
-    "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, the vocoder pass for the output gain, "
-              "the whole decode the envelope layer is measured on, entropy coding)",
+    "encode": "`Codec.encode`: audio -> .srb bytes (content units, F0 + F0 VQ, speaker, one vocoder pass that serves "
+              "the output gain and the whole decode the envelope layer is measured on, entropy coding)",
     "decode": "`Codec.decode`: .srb bytes -> audio (entropy decoding, vocoder, postfilter, pitch resynthesis, envelope smoother, "
               "band refiner, envelope layer)",
     "content": "content encoder alone: `codec.content.units` on the waveform",

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from importlib import resources
 from pathlib import Path
 
@@ -221,7 +222,6 @@ class Codec:
             speaker = SpeakerCode.vector(self.speaker.quantize(vec)[0].numpy(), spk_cfg.codebook_size)
         units = units[: -(-n // self.config.unit_hop)]
         stats = self.pitch_stats_code(stats)
-        gain = gain_code(active_level(frame_powers(wav.numpy())), self.vocoder_level(units, codes, speaker, stats))
         streams = Streams(
             units=units,
             f0=codes,
@@ -234,11 +234,15 @@ class Codec:
             f0_vocab=self.tables.f0.vocab,
             model_id=self.model_id,
             pitch_stats=stats,
-            gain=gain,
         )
+        # One vocoder pass serves both the gain field and the envelope layer's closed loop: the
+        # vocoder's output does not depend on the gain, which only scales what follows it.
+        vocoded = self.vocode(streams)
+        streams = dataclasses.replace(streams, gain=gain_code(active_level(frame_powers(wav.numpy())),
+                                                              self.vocoder_level(vocoded)))
         if not self.wants_envelope(envelope):
             return streams
-        return self.add_envelope(streams, wav.numpy(), packet_frames, envelope_lambda, max_bitrate)
+        return self.add_envelope(streams, wav.numpy(), packet_frames, envelope_lambda, max_bitrate, vocoded)
 
     def wants_envelope(self, envelope: bool | None) -> bool:
         """Whether an encode asked for ``envelope`` (``None``: the bundle's default) sends the layer.
@@ -251,7 +255,8 @@ class Codec:
         return self.envelope is not None if envelope is None else bool(envelope)
 
     def add_envelope(self, streams: Streams, original: np.ndarray, packet_frames: int | None = None,
-                     lam: float | None = None, max_bitrate: float | None = None) -> Streams:
+                     lam: float | None = None, max_bitrate: float | None = None,
+                     vocoded: np.ndarray | None = None) -> Streams:
         """``streams`` with the envelope codes that move their decode towards ``original``
         (``(num_samples,)`` at the codec's rate): closed loop, on exactly what :meth:`decode_streams`
         makes of them before the corrections (clamped, as the output is), chosen at ``lam``
@@ -262,9 +267,10 @@ class Codec:
 
         With ``max_bitrate`` (bits per second of the whole file, as :meth:`write` writes it), a file
         over it has its codes chosen again at larger trade-offs (``lam`` times ``2 ** (k / 2)``,
-        ``k = 1 .. 24``), the first that fits is sent; if none fits, the streams go without the layer."""
+        ``k = 1 .. 24``), the first that fits is sent; if none fits, the streams go without the layer.
+        ``vocoded``: :meth:`vocode`'s output for ``streams`` when the caller has it (saves a pass)."""
         original = np.asarray(original, np.float32)
-        decoded = np.clip(self.render(streams), -1.0, 1.0)
+        decoded = np.clip(self.render(streams, vocoded), -1.0, 1.0)
         corrections = self.envelope.corrections(original, decoded)
         lam = self.envelope_lambda if lam is None else float(lam)
         trials = [lam] if max_bitrate is None else [lam, *(max(lam, 1.0) * 2 ** (k / 2) for k in range(1, 25))]
@@ -276,8 +282,6 @@ class Codec:
 
     def _with_codes(self, streams: Streams, original: np.ndarray, decoded: np.ndarray, codes: np.ndarray) -> Streams:
         """``streams`` with envelope ``codes`` and the gain field corrected for them (:meth:`add_envelope`)."""
-        import dataclasses
-
         out = dataclasses.replace(streams, envelope=codes, envelope_vocab=self.envelope.config.size,
                                   envelope_hop=self.envelope.config.frame_samples)
         if streams.gain is None:
@@ -314,18 +318,15 @@ class Codec:
             starts = np.arange(0, len(corrections), per)
         return self.envelope.quantize(corrections, lam, self._envelope_bits, starts)
 
-    def vocoder_level(self, units: np.ndarray, codes: np.ndarray, speaker: SpeakerCode,
-                      pitch_stats: tuple[int, int] | None) -> float | None:
-        """Active level (dB, :func:`codec.level.active_level`) of the vocoder's output for these
-        streams, through the band refiner when this codec has one: what the encoder measures the
+    def vocoder_level(self, vocoded: np.ndarray) -> float | None:
+        """Active level (dB, :func:`codec.level.active_level`) of the vocoder's output
+        (``vocoded``, from :meth:`vocode`), through the band refiner when this codec has one: what the encoder measures the
         input against for the gain field. The postfilter and the envelope smoother keep band powers
         and the pitch resynthesis keeps the envelope, so they are left out (measured on 40 train
         files: the full decode within -0.48..+0.17 dB of the input's level,
         benchmarks/results/level-train*.md); the refiner does not (it cuts loud frames more than it
         raises quiet ones: about -1 dB on dev, docs/REFINER.md), so it is in."""
-        from .synth import synthesize
-
-        wav = synthesize(self.decoder, units, codes, self.speaker_vector(speaker), 0, pitch_stats)
+        wav = vocoded
         if self.refiner is not None:
             wav = self.refiner(torch.from_numpy(wav)).numpy()
         return active_level(frame_powers(np.clip(wav, -1.0, 1.0)))  # as the decoder's output is clipped
@@ -454,17 +455,26 @@ class Codec:
                                         f"{streams.model_id:08x}: {have}")
         return e
 
-    def render(self, streams: Streams) -> np.ndarray:
-        """What :meth:`decode_streams` makes of ``streams`` before the envelope corrections and the
-        clamp: vocoder, finishing stages, output gain; ``(num_samples,)`` float32."""
+    def vocode(self, streams: Streams) -> np.ndarray:
+        """The vocoder's own output for ``streams`` (pitch shift included): ``(len(units) *
+        unit_hop,)`` float32, before every finishing stage and the output gain."""
         from .synth import synthesize
 
         self.check_model(streams.model_id)
+        spk = self.speaker_vector(streams.speaker)
+        return synthesize(self.decoder, streams.units, streams.f0, spk, streams.pitch_cents, streams.pitch_stats)
+
+    def render(self, streams: Streams, vocoded: np.ndarray | None = None) -> np.ndarray:
+        """What :meth:`decode_streams` makes of ``streams`` before the envelope corrections and the
+        clamp: vocoder, finishing stages, output gain; ``(num_samples,)`` float32. ``vocoded``:
+        :meth:`vocode`'s output for ``streams``, when the caller has it."""
+        self.check_model(streams.model_id)
         if streams.num_samples == 0:
             return np.zeros(0, np.float32)
-        spk = self.speaker_vector(streams.speaker)
-        wav = synthesize(self.decoder, streams.units, streams.f0, spk, streams.pitch_cents, streams.pitch_stats,
-                         self.postfilter)[: streams.num_samples]
+        wav = self.vocode(streams) if vocoded is None else vocoded
+        if self.postfilter is not None:
+            wav = self.postfilter(torch.from_numpy(wav)).numpy()
+        wav = wav[: streams.num_samples]
         if self.resynth is not None and streams.pitch_stats is not None:
             wav = self.revoice(wav, streams.f0, streams.pitch_stats, streams.pitch_cents)
         return (self.finish_bands(wav) * self.output_gain(streams.gain)).astype(np.float32)
