@@ -73,23 +73,26 @@ def paired_bootstrap(rows: list[dict], against: list[dict], metric_keys: list[st
     """
     peer = {r["file"]: r for r in against}
     pairs = [(r, peer[r["file"]]) for r in rows if r["file"] in peer]
-    rng = np.random.default_rng(seed)
+    # One draw of the files serves every metric (a file without a metric adds nothing to either
+    # sum), so a metric's interval does not depend on which other metrics were scored.
+    idx = np.random.default_rng(seed).integers(0, max(len(pairs), 1), size=(resamples, len(pairs)))
     out: dict[str, dict] = {}
     for key in metric_keys:
-        have = [(pa, pb) for pa, pb in ((_parts(a, key), _parts(b, key)) for a, b in pairs)
-                if pa is not None and pb is not None and pa[1] > 0 and pb[1] > 0]
-        if not have:
+        parts = [(_parts(a, key), _parts(b, key)) for a, b in pairs]
+        have = np.array([pa is not None and pb is not None and pa[1] > 0 and pb[1] > 0 for pa, pb in parts], bool)
+        if not have.any():
             continue
-        a = np.array([p[0] for p in have])  # (files, 2): numerator, denominator
-        b = np.array([p[1] for p in have])
-        idx = rng.integers(0, len(have), size=(resamples, len(have)))
-        diff = a[idx, 0].sum(1) / a[idx, 1].sum(1) - b[idx, 0].sum(1) / b[idx, 1].sum(1)
+        a = np.array([pa if h else (0.0, 0.0) for (pa, _), h in zip(parts, have)])  # (files, 2): num, den
+        b = np.array([pb if h else (0.0, 0.0) for (_, pb), h in zip(parts, have)])
+        den_a, den_b = a[idx, 1].sum(1), b[idx, 1].sum(1)
+        ok = (den_a > 0) & (den_b > 0)  # draws that hold at least one scored file
+        diff = a[idx[ok], 0].sum(1) / den_a[ok] - b[idx[ok], 0].sum(1) / den_b[ok]
         point = a[:, 0].sum() / a[:, 1].sum() - b[:, 0].sum() / b[:, 1].sum()
         sign = 1.0 if METRIC_BY_KEY[key].higher_is_better else -1.0
         better = float(np.mean(sign * diff > 0) + 0.5 * np.mean(diff == 0))
         low, high = np.percentile(diff, [2.5, 97.5])
-        out[key] = {"files": len(have), "diff": float(point), "low": float(low), "high": float(high),
-                    "better": better, "resamples": resamples}
+        out[key] = {"files": int(have.sum()), "diff": float(point), "low": float(low), "high": float(high),
+                    "better": better, "resamples": int(ok.sum())}
     return out
 
 
