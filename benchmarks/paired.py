@@ -124,7 +124,8 @@ def markdown(paired: dict[str, dict], against: str, systems: list[str] | None = 
          f"{_resamples(paired, names)} draws), and how often the system came out better. An interval "
          "that spans 0 is not a difference these files can show. `python -m benchmarks.paired` recomputes "
          "it from `results.json`.", ""]
-    L.append("| system | " + " | ".join(f"{METRIC_BY_KEY[k].label} {'↑' if METRIC_BY_KEY[k].higher_is_better else '↓'}"
+    arrows = {True: "↑", False: "↓"}
+    L.append("| system | " + " | ".join(f"{METRIC_BY_KEY[k].label} {arrows[METRIC_BY_KEY[k].higher_is_better]}"
                                       for k in keys) + " |")
     L.append("|---|" + "---:|" * len(keys))
     for n in names:

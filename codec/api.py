@@ -320,10 +320,10 @@ class Codec:
 
     def vocoder_level(self, vocoded: np.ndarray) -> float | None:
         """Active level (dB, :func:`codec.level.active_level`) of the vocoder's output
-        (``vocoded``, from :meth:`vocode`), through the band refiner when this codec has one: what the encoder measures the
-        input against for the gain field. The postfilter and the envelope smoother keep band powers
-        and the pitch resynthesis keeps the envelope, so they are left out (measured on 40 train
-        files: the full decode within -0.48..+0.17 dB of the input's level,
+        (``vocoded``, from :meth:`vocode`), through the band refiner when this codec has one: what
+        the encoder measures the input against for the gain field. The postfilter and the envelope
+        smoother keep band powers and the pitch resynthesis keeps the envelope, so they are left out
+        (measured on 40 train files: the full decode within -0.48..+0.17 dB of the input's level,
         benchmarks/results/level-train*.md); the refiner does not (it cuts loud frames more than it
         raises quiet ones: about -1 dB on dev, docs/REFINER.md), so it is in."""
         wav = vocoded
