@@ -19,6 +19,7 @@ import numpy as np
 
 from benchmarks import dev_script
 from benchmarks.markdown import emit
+from benchmarks.paired import markdown, paired_bootstrap
 
 
 def main(argv=None) -> int:
@@ -55,9 +56,10 @@ def main(argv=None) -> int:
                 t_dec += time.perf_counter() - t
     seconds = sum(len(x) for x in refs) / codec.sample_rate
     scorer = RenderScorer(items, refs, plain, args.asr, args.distillmos)
-    rows = []
+    rows, files = [], {}
     for name, outs, key in (("without the layer", plain, "without"), ("with the layer", layered, "with")):
         rows.append((name, bits[key] / seconds, scorer.score(outs)))
+        files[name] = scorer.files
         print(rows[-1], flush=True)
     c = codec.envelope.config
     lines = [
@@ -78,6 +80,12 @@ def main(argv=None) -> int:
         "|---|---:" + "|---:" * 11 + "|",
     ]
     lines += [f"| {name} | {bps:.1f} " + scorer.row(r) for name, bps, r in rows]
+    keys = ["stoi", "mcd", "dnsmos", "gpe", "vde"] + (["distillmos"] if args.distillmos else []) + (
+        ["wer", "wer_cap"] if args.asr else [])
+    paired = {"with the layer": paired_bootstrap(files["with the layer"], files["without the layer"], keys)}
+    lines += [""] + markdown(paired, "without the layer", from_results=False)
+    if args.asr and not scorer.against_text:
+        lines += ["", "(Word error columns: against Whisper's transcripts of the originals, as in the table above.)"]
     emit(lines, args.out)
     return 0
 

@@ -112,8 +112,10 @@ def _fmt_diff(key: str, v: float) -> str:
     return f"{v:+.3f}" if key in ("stoi", "spk_cos") else f"{v:+.2f}"
 
 
-def markdown(paired: dict[str, dict], against: str, systems: list[str] | None = None) -> list[str]:
-    """The report's section for :func:`compare_systems`' result (lines, no trailing blank)."""
+def markdown(paired: dict[str, dict], against: str, systems: list[str] | None = None,
+             from_results: bool = True) -> list[str]:
+    """The report's section for :func:`compare_systems`' result (lines, no trailing blank);
+    ``from_results``: say that ``python -m benchmarks.paired`` recomputes it from ``results.json``."""
     names = [n for n in (systems or list(paired)) if paired.get(n)]
     if not names:
         return []
@@ -122,8 +124,8 @@ def markdown(paired: dict[str, dict], against: str, systems: list[str] | None = 
          f"Each system's figure minus {against}'s on the same files (error rates in points), the 95 % "
          "interval of that difference over files resampled with replacement (2.5-97.5 percentiles of "
          f"{_resamples(paired, names)} draws), and how often the system came out better. An interval "
-         "that spans 0 is not a difference these files can show. `python -m benchmarks.paired` recomputes "
-         "it from `results.json`.", ""]
+         "that spans 0 is not a difference these files can show."
+         + (" `python -m benchmarks.paired` recomputes it from `results.json`." if from_results else ""), ""]
     arrows = {True: "↑", False: "↓"}
     L.append("| system | " + " | ".join(f"{METRIC_BY_KEY[k].label} {arrows[METRIC_BY_KEY[k].higher_is_better]}"
                                       for k in keys) + " |")

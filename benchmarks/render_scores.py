@@ -30,6 +30,8 @@ class RenderScorer:
     def __init__(self, items, refs: list[np.ndarray], baseline: list[np.ndarray], asr: str | None = None,
                  distillmos: bool = False):
         self.refs = refs
+        self.names = [str(it.path) for it in items]
+        self.files: list[dict] = []  # the last :meth:`score`'s per-file scores (benchmarks.paired's rows)
         self.tracks = []
         for x, y in zip(refs, baseline):
             ref, deg, _ = M.align(x, y)
@@ -52,10 +54,12 @@ class RenderScorer:
     def score(self, outs: list[np.ndarray]) -> dict[str, float]:
         """Mean STOI, MCD, DNSMOS, DNSMOS SIG, DistillMOS (nan without it); pooled GPE, VDE, FFE,
         ``gpe_kept``; and with ASR pooled ``wer`` and ``wer_capped`` (each file's errors capped at
-        its word count)."""
+        its word count). Each file's scores are left in :attr:`files`, for
+        :func:`benchmarks.paired.paired_bootstrap`."""
         sc = dict(stoi=[], mcd=[], dnsmos=[], sig=[], distillmos=[])
         f0, kept = M.F0Counts(), M.F0Counts()
-        for x, y, (f_ref, f_base) in zip(self.refs, outs, self.tracks):
+        self.files = [{"file": name} for name in self.names]
+        for x, y, (f_ref, f_base), per in zip(self.refs, outs, self.tracks, self.files):
             ref, deg, _ = M.align(x, y)
             sc["stoi"].append(M.stoi(ref, deg))
             sc["mcd"].append(M.mcd(ref, deg))
@@ -64,8 +68,12 @@ class RenderScorer:
             sc["sig"].append(d["dnsmos_sig"])
             if self.dmos:
                 sc["distillmos"].append(self.dmos(y))
+            per.update({k: v[-1] for k, v in sc.items() if v and k != "sig"})
             f_deg = M.praat_f0(deg)
-            f0 = f0 + M.f0_counts(f_ref, f_deg)
+            counts = M.f0_counts(f_ref, f_deg)
+            per.update(f0_frames=counts.frames, f0_both_voiced=counts.both_voiced, f0_gross=counts.gross,
+                       f0_voicing=counts.voicing)
+            f0 = f0 + counts
             n = min(len(f_ref), len(f_base))
             kept = kept + M.f0_counts(f_ref, f_deg, (f_ref[:n] > 0) & (f_base[:n] > 0))
         row = {k: float(np.mean(v)) if v else float("nan") for k, v in sc.items()}
@@ -77,6 +85,8 @@ class RenderScorer:
             else:
                 hyps = self.transcribe([outs[i] for i in self.scored])
             errors = [M.word_errors(self.ref_text[i], h) for i, h in zip(self.scored, hyps)]
+            for i, (e, n) in zip(self.scored, errors):
+                self.files[i].update(wer_errors=e, wer_words=n)
             words = max(1, sum(n for _, n in errors))
             row["wer"] = sum(e for e, _ in errors) / words
             row["wer_capped"] = sum(min(e, n) for e, n in errors) / words
