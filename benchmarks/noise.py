@@ -7,7 +7,8 @@ Each file is mixed with noise (``codec.train.noise``: white, pink, brown, or bab
 files of the same split, never the file's own speaker when the manifest names speakers) at an SNR
 of the speech's active level over the noise power (condition KIND/SNR), or played in a synthetic
 room (``reverb/RT60`` in ms: ``codec.train.noise.reverberate``, direct path 3 dB above the
-reverberation, same active level), then coded by each system; every output is
+reverberation, same active level), or through a narrower channel (``band/RATE``: resampled to
+RATE Hz and back, e.g. ``band/8000`` for a telephone line's 4 kHz), then coded by each system; every output is
 scored against the *clean* file with the report's judges (STOI, MCD, DNSMOS, Praat F0 errors,
 Whisper base word errors against the transcripts, Resemblyzer speaker cosine). ``input`` is the noisy mixture itself, not
 coded: what a listener would get from an uncoded line. For srb two more columns: *units kept*,
@@ -29,7 +30,7 @@ from benchmarks.markdown import emit
 
 def parse_conditions(text: str) -> list[tuple[str, float | None]]:
     """``"clean,babble/10,reverb/600"`` -> ``[("clean", None), ("babble", 10.0), ("reverb", 600.0)]``
-    (KIND/SNR in dB for noise, reverb/RT60 in ms for a room)."""
+    (KIND/SNR in dB for noise, reverb/RT60 in ms for a room, band/RATE in Hz for a channel)."""
     out = []
     for part in text.split(","):
         if part == "clean":
@@ -116,7 +117,8 @@ def main(argv=None) -> int:
         f"`python -m benchmarks.noise --data {args.data} --every {args.every} --conditions {args.conditions} "
         f"--systems {args.systems}{dev_script.judges_flags(args)}` (model {codec.model_id:08x}; {len(items)} files, "
         f"{seconds:.0f} s; {time.perf_counter() - t0:.0f} s). Condition KIND/SNR: noise of that kind "
-        "(codec/train/noise.py) at that SNR in dB (the speech's active level over the noise's power). *input*: the "
+        "(codec/train/noise.py) at that SNR in dB (the speech's active level over the noise's power); reverb/RT60: a "
+        "synthetic room; band/RATE: through a channel sampled at RATE Hz, no noise. *input*: the "
         "noisy mixture itself, uncoded. *units kept*: share of srb's content units on the mixture equal to those on "
         "the clean file. GPE columns: the Praat judge on the clean original against each output. *speaker cos*: "
         "Resemblyzer's cosine between the clean original and the output.",

@@ -114,14 +114,28 @@ def reverberate(speech: np.ndarray, rt60_s: float, rng: np.random.Generator, drr
     return (y * 10 ** ((level - out_level) / 20)).astype(np.float32)
 
 
+def band_limit(speech: np.ndarray, rate: int, sr: int = 16000) -> np.ndarray:
+    """``speech`` through a channel sampled at ``rate`` Hz (a telephone line: 8000): resampled
+    down and back with torchaudio's windowed-sinc filter, so nothing above ``rate / 2`` is left."""
+    import torch
+    import torchaudio
+
+    x = torch.from_numpy(np.ascontiguousarray(speech, np.float32))
+    y = torchaudio.functional.resample(torchaudio.functional.resample(x, sr, int(rate)), int(rate), sr)
+    return np.pad(y.numpy(), (0, max(0, len(speech) - y.numel())))[: len(speech)]
+
+
 def condition_version(speech: np.ndarray, key: str, kind: str, value: float,
                       talkers_for: Callable[[np.random.Generator], list[np.ndarray] | None]) -> np.ndarray:
     """``speech`` in the condition ``kind/value``, reproducibly: the random stream is seeded by
     ``key`` (the file's name) and the condition, so every system and every run hears the same
-    mixture. ``reverb``: :func:`reverberate` with RT60 ``value`` ms; any other kind: noise of it
+    mixture. ``reverb``: :func:`reverberate` with RT60 ``value`` ms; ``band``: :func:`band_limit`
+    to a channel of ``value`` Hz sampling (no noise); any other kind: noise of it
     (:func:`make_noise`) mixed at ``value`` dB SNR, with ``talkers_for(rng)`` as babble's talkers
     (called on the seeded stream before the noise is drawn)."""
     rng = np.random.default_rng(zlib.crc32(f"{key}|{kind}/{value:g}".encode()))
     if kind == "reverb":
         return reverberate(speech, value / 1000, rng)
+    if kind == "band":
+        return band_limit(speech, int(value))
     return mix(speech, make_noise(kind, len(speech), rng, talkers_for(rng)), value)

@@ -96,3 +96,18 @@ def test_reverberate_keeps_length_and_level_and_smears_in_time():
     assert np.mean(s[gap] ** 2) == 0 and np.mean(y[gap].astype(np.float64) ** 2) > 1e-5  # the room fills the pause
     with pytest.raises(ValueError, match="silence"):
         reverberate(np.zeros(1000, np.float32), 0.3, np.random.default_rng(0))
+
+
+def test_band_limit_keeps_the_telephone_band_and_drops_the_rest():
+    from codec.train.noise import band_limit, condition_version
+
+    sr, t = 16000, np.arange(16000) / 16000
+    low, high = 0.3 * np.sin(2 * np.pi * 1000 * t), 0.3 * np.sin(2 * np.pi * 6000 * t)
+    y = band_limit((low + high).astype(np.float32), 8000)
+    spec = np.abs(np.fft.rfft(y[2000:-2000]))
+    freqs = np.fft.rfftfreq(12000, 1 / sr)
+    at = lambda hz: spec[np.argmin(np.abs(freqs - hz))]  # noqa: E731
+    assert len(y) == sr and at(6000) < 1e-3 * at(1000)
+    assert abs(np.std(y[2000:-2000]) - np.std(low[2000:-2000])) < 0.01 * np.std(low)
+    same = condition_version(low.astype(np.float32), "f", "band", 8000, lambda rng: None)
+    assert np.allclose(same, band_limit(low.astype(np.float32), 8000))
