@@ -40,13 +40,13 @@ import torch.nn.functional as F
 from codec.content import ContentEncoder
 from codec.train.checkpoint import JsonlLog, save_checkpoint
 from codec.train.content import IGNORE, TrainConfig, UnitCorpus, train
-from codec.train.noise import condition_version, make_noise, mix, reverberate
+from codec.train.noise import band_limit, condition_version, make_noise, mix, reverberate
 
 #: kinds of noise drawn for a noisy crop, babble twice as often as each other kind
 KIND_DRAW = ("babble", "babble", "white", "pink", "brown")
 #: conditions of the dev evaluation: (kind, SNR dB) or ("reverb", RT60 ms), None = the clean file
 EVAL_CONDITIONS = (None, ("babble", 20.0), ("babble", 10.0), ("babble", 5.0), ("pink", 20.0), ("pink", 10.0),
-                   ("pink", 5.0), ("white", 10.0), ("reverb", 300.0), ("reverb", 600.0))
+                   ("pink", 5.0), ("white", 10.0), ("reverb", 300.0), ("reverb", 600.0), ("band", 8000.0))
 
 
 class NoisyCrops:
@@ -61,35 +61,46 @@ class NoisyCrops:
         reverb_share: probability that a crop is first played in a synthetic room
             (:func:`codec.train.noise.reverberate`, RT60 drawn from ``rt60_range`` seconds); a
             reverberant crop then gets noise like any other, or stays without it with ``clean_share``.
+        band_share: probability that a crop, after the room and the noise, goes through a narrower
+            channel (:func:`codec.train.noise.band_limit` at a rate drawn from ``band_rates``:
+            telephone speech, whatever else it has).
     """
 
     def __init__(self, corpus: UnitCorpus, clean_share: float = 0.2, snr_range=(0.0, 30.0), talkers=(3, 7),
-                 seed: int = 1, reverb_share: float = 0.0, rt60_range=(0.2, 0.9)):
+                 seed: int = 1, reverb_share: float = 0.0, rt60_range=(0.2, 0.9), band_share: float = 0.0,
+                 band_rates=(8000, 11025)):
         self.corpus, self.clean_share, self.snr_range, self.talkers = corpus, clean_share, snr_range, talkers
         self.reverb_share, self.rt60_range = reverb_share, rt60_range
+        self.band_share, self.band_rates = band_share, band_rates
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, wav: torch.Tensor) -> torch.Tensor:
         out = wav.clone().numpy()
         for b in range(out.shape[0]):
-            if self.reverb_share and self.rng.random() < self.reverb_share:
-                try:
-                    out[b] = reverberate(out[b], float(self.rng.uniform(*self.rt60_range)), self.rng)
-                except ValueError:  # a silent crop
-                    pass
-            if self.rng.random() < self.clean_share:
-                continue
-            kind = str(self.rng.choice(KIND_DRAW))
-            talkers = None
-            if kind == "babble":
-                pick = self.rng.choice(len(self.corpus.audio), size=int(self.rng.integers(*self.talkers)))
-                talkers = [self.corpus.wav(int(j)) for j in pick]
-            try:
-                noise = make_noise(kind, out.shape[1], self.rng, talkers)
-                out[b] = mix(out[b], noise, float(self.rng.uniform(*self.snr_range)))
-            except ValueError:  # a silent crop (or silent talkers): leave it clean
-                pass
+            self._one(out, b)
+            if self.band_share and self.rng.random() < self.band_share:
+                out[b] = band_limit(out[b], int(self.rng.choice(self.band_rates)))
         return torch.from_numpy(out)
+
+    def _one(self, out: np.ndarray, b: int) -> None:
+        """Crop ``b`` of ``out`` in a room and in noise (or clean), in place."""
+        if self.reverb_share and self.rng.random() < self.reverb_share:
+            try:
+                out[b] = reverberate(out[b], float(self.rng.uniform(*self.rt60_range)), self.rng)
+            except ValueError:  # a silent crop
+                pass
+        if self.rng.random() < self.clean_share:
+            return
+        kind = str(self.rng.choice(KIND_DRAW))
+        talkers = None
+        if kind == "babble":
+            pick = self.rng.choice(len(self.corpus.audio), size=int(self.rng.integers(*self.talkers)))
+            talkers = [self.corpus.wav(int(j)) for j in pick]
+        try:
+            noise = make_noise(kind, out.shape[1], self.rng, talkers)
+            out[b] = mix(out[b], noise, float(self.rng.uniform(*self.snr_range)))
+        except ValueError:  # a silent crop (or silent talkers): leave it clean
+            pass
 
 
 def distillation(teacher: ContentEncoder, noisy: NoisyCrops):
@@ -161,6 +172,8 @@ def add_common_arguments(ap: argparse.ArgumentParser, encoder: str) -> None:
     ap.add_argument("--clean-share", type=float, default=0.2, help="share of crops left without noise")
     ap.add_argument("--reverb-share", type=float, default=0.0,
                     help="share of crops first played in a synthetic room (RT60 0.2-0.9 s); v0.4 was trained with 0")
+    ap.add_argument("--band-share", type=float, default=0.0,
+                    help="share of crops then put through an 8 or 11.025 kHz channel (telephone); v0.5 was trained with 0")
     ap.add_argument("--init-student", type=Path, default=None,
                     help="start the student from this export (e.g. an earlier robust run) instead of the teacher")
     ap.add_argument("--threads", type=int, default=2)
@@ -210,7 +223,7 @@ def main(argv=None) -> None:
     if not init.exists():
         save_checkpoint(init, 0, {"model": student}, {}, np.random.default_rng(0))
     noisy = NoisyCrops(corpus, args.clean_share, (args.snr_min, args.snr_max), seed=args.seed + 1,
-                       reverb_share=args.reverb_share)
+                       reverb_share=args.reverb_share, band_share=args.band_share)
     t0 = time.time()
     result = train(student, corpus, cfg, args.out, torch.device("cpu"), objective=distillation(teacher, noisy),
                    init_from=init)

@@ -87,7 +87,8 @@ def main(argv=None) -> None:
     rows = read_manifest(args.data / "train")
     audio = [sf.read(args.data / "train" / r["path"], dtype="int16")[0] for r in rows]
     corpus = UnitCorpus(audio, [np.zeros(-(-len(a) // 320), np.int64) for a in audio])  # the frame grid only
-    noisy = NoisyCrops(corpus, args.clean_share, seed=args.seed + 1, reverb_share=args.reverb_share)
+    noisy = NoisyCrops(corpus, args.clean_share, seed=args.seed + 1, reverb_share=args.reverb_share,
+                       band_share=args.band_share)
     gen = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     if args.init_student:

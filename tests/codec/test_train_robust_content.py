@@ -90,3 +90,16 @@ def test_noisy_crops_can_play_crops_in_a_room_first():
     # without reverberation the random stream is the one v0.4 was trained with
     assert torch.equal(NoisyCrops(c, clean_share=0.5, reverb_share=0.0, seed=3)(wav),
                        NoisyCrops(c, clean_share=0.5, seed=3)(wav))
+
+
+def test_noisy_crops_can_go_through_a_telephone_channel_last():
+    from codec.train.noise import band_limit
+
+    c = corpus()
+    wav, _ = c.batch(np.random.default_rng(0), 4, 40)
+    phone = NoisyCrops(c, clean_share=1.0, band_share=1.0, band_rates=(8000,))(wav)  # channel only
+    for a, b in zip(wav.numpy(), phone.numpy()):
+        assert np.allclose(b, band_limit(a, 8000))
+    # without the channel the random stream is the one v0.5 was trained with
+    assert torch.equal(NoisyCrops(c, clean_share=0.5, reverb_share=0.3, band_share=0.0, seed=3)(wav),
+                       NoisyCrops(c, clean_share=0.5, reverb_share=0.3, seed=3)(wav))
