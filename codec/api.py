@@ -20,7 +20,6 @@ from bitstream.container import MAX_PACKET_FRAMES, peek_model_id
 
 from . import pitch
 from .audio import load_audio
-from .bandwidth import audio_bandwidth, bands_beyond
 from .bundle import load_bundle, load_render
 from .earlier_layers import earlier_layers, reading_tables
 from .envelope import EnvelopeLayer
@@ -272,7 +271,7 @@ class Codec:
         ``vocoded``: :meth:`vocode`'s output for ``streams`` when the caller has it (saves a pass)."""
         original = np.asarray(original, np.float32)
         decoded = np.clip(self.render(streams, vocoded), -1.0, 1.0)
-        corrections = self.envelope_corrections(original, decoded)
+        corrections = self.envelope.corrections(original, decoded)
         lam = self.envelope_lambda if lam is None else float(lam)
         trials = [lam] if max_bitrate is None else [lam, *(max(lam, 1.0) * 2 ** (k / 2) for k in range(1, 25))]
         for trade in trials:
@@ -290,26 +289,6 @@ class Codec:
         level = active_level(frame_powers(np.clip(self.envelope.apply(decoded, codes), -1.0, 1.0)))
         return dataclasses.replace(out, gain=level_corrected_gain(streams.gain, active_level(frame_powers(original)),
                                                                   level))
-
-    def envelope_corrections(self, original: np.ndarray, decoded: np.ndarray,
-                             bandwidth: float | None = None) -> np.ndarray:
-        """The envelope layer's ``(T_e, bands)`` corrections (dB) of ``decoded`` towards
-        ``original`` (both ``(N,)``), with those of the bands the input has no signal in left at 0
-        (:func:`codec.bandwidth.bands_beyond`): band-limited input such as telephone speech keeps
-        the high band the vocoder makes instead of having it pulled down to nothing.
-
-        Args:
-            bandwidth: the input's bandwidth in Hz (:func:`codec.bandwidth.audio_bandwidth`);
-                ``None``: measured on ``original``, which must then be the whole input.
-        """
-        corrections = self.envelope.corrections(original, decoded)
-        if bandwidth is None:
-            bandwidth = audio_bandwidth(original, self.sample_rate)
-        beyond = bands_beyond(self.envelope.band_tops, bandwidth)
-        if beyond.any():
-            corrections = corrections.copy()
-            corrections[:, beyond] = 0.0
-        return corrections
 
     def bitrate(self, streams: Streams, packet_frames: int | None = None) -> float:
         """Bits per second of ``streams`` written as :meth:`write` writes them, everything included."""

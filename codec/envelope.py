@@ -122,14 +122,6 @@ class EnvelopeLayer:
         p = p.reshape(p.shape[0], n, self.per_frame).mean(-1)
         return (10 * torch.log10(p + 1e-10)).T.numpy()
 
-    @property
-    def band_tops(self) -> np.ndarray:
-        """``(bands,)`` Hz where each band's filter ends (its last bin above 1 % of its peak): an
-        input without signal up there cannot say how loud the band should be."""
-        hz = np.fft.rfftfreq(self.config.n_fft, 1.0 / self.config.sample_rate)
-        rows = self.filters.numpy()
-        return np.array([hz[np.flatnonzero(r > 0.01 * r.max()).max()] for r in rows])
-
     def corrections(self, original: np.ndarray, decoded: np.ndarray) -> np.ndarray:
         """``(T_e, bands)`` dB the decoded audio's bands are off from the original's, clipped."""
         if len(original) != len(decoded):

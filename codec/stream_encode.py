@@ -41,7 +41,6 @@ from bitstream import SpeakerCode, Streams, write_srb
 
 from . import pitch
 from .audio import CLIP_LEVEL, MIN_SECONDS, check_clipping, check_level
-from .bandwidth import BandwidthMeter
 from .errors import AudioError, ModelError
 from .level import active_level, frame_powers, gain_code, level_corrected_gain
 
@@ -116,11 +115,8 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     # the block holds the file's peak, so only a block whose peak falls just short of the file's
     # (rare) is read again to count against the file's threshold.
     peaks, near, powers = [], [], []
-    meter = BandwidthMeter(sr)  # the input's bandwidth, for the envelope layer
     for s, e in _blocks(n, block):
-        x = rd.read(s, e)
-        meter.update(x)
-        mag = np.abs(x)
+        mag = np.abs(rd.read(s, e))
         powers.append(frame_powers(mag))  # blocks are whole 20 ms frames, but the last
         peaks.append(float(mag.max()))
         near.append(int((mag >= CLIP_LEVEL * peaks[-1]).sum()))
@@ -223,22 +219,21 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     if not codec.wants_envelope(envelope):
         return streams
     layer = codec.envelope
-    codes, out_powers = _envelope_codes(codec, streams, rd, packet_frames, envelope_lambda, meter.bandwidth())
+    codes, out_powers = _envelope_codes(codec, streams, rd, packet_frames, envelope_lambda)
     gain = level_corrected_gain(gain, active_level(np.concatenate(powers)), active_level(out_powers))
     return dataclasses.replace(streams, envelope=codes, envelope_vocab=layer.config.size,
                                envelope_hop=layer.config.frame_samples, gain=gain)
 
 
 def _envelope_codes(codec, streams: Streams, rd: BlockReader, packet_frames: int,
-                    lam: float | None = None, bandwidth: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    lam: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The envelope codes :meth:`codec.api.Codec.add_envelope` would send, in bounded memory, and
     the frame powers of the decode they make (for its gain correction): the decode is streamed
     packet by packet with its whole receptive field as context (so each packet's audio is the
     whole-file decode's), and packet ``p``'s codes are measured on the audio of packets
     ``p - 1 .. p + 1`` (the STFT frames of ``p`` see real neighbours, as in the whole file). The
     codes are chosen packet by packet (:meth:`codec.api.Codec.envelope_codes` at ``lam``), as the
-    whole-file encoder chooses them; ``bandwidth``: the whole input's, in Hz
-    (:meth:`codec.api.Codec.envelope_corrections`)."""
+    whole-file encoder chooses them."""
     from .streaming import stream_decode
 
     layer = codec.envelope
@@ -255,8 +250,7 @@ def _envelope_codes(codec, streams: Streams, rd: BlockReader, packet_frames: int
         b = seg[-1].start_sample + seg[-1].audio.size
         audio = np.concatenate([c.audio for c in seg])
         starts = [(ch.start_sample - a) // step for ch in seg]
-        seg_codes = codec.envelope_codes(codec.envelope_corrections(rd.read(a, b), audio, bandwidth), lam=lam,
-                                         starts=starts)
+        seg_codes = codec.envelope_codes(layer.corrections(rd.read(a, b), audio), lam=lam, starts=starts)
         c = recent[i]
         e0, e1 = c.start_sample // step, -(-(c.start_sample + c.audio.size) // step)
         codes.append(seg_codes[e0 - a // step : e1 - a // step])
