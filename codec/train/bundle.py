@@ -228,6 +228,15 @@ def write_reused(reuse: Path, loaded: tuple, out, name: str, modules: dict, card
     new, for the printed summary."""
     old_config, old_modules, tables, old_id = loaded
     decodes = [f"{old_id:08x}", *(i for i in old_config.decodes if i != f"{old_id:08x}")]
+    if old_config.envelope is not None:
+        # reuse's own files carry its layer's codes under its id: the new model keeps that layer
+        # as an earlier one (codec.earlier_layers), or it could not decode what it claims to.
+        from codec.earlier_layers import earlier_entry
+
+        mine = f"{old_id:08x}"
+        earlier = [e for e in (old_config.envelope_earlier or []) if e["model"] != mine]
+        update = {"envelope_earlier": [earlier_entry(old_id, dict(old_config.envelope), tables), *earlier],
+                  **update}
     config = old_config.model_copy(update={"name": name, **update, "card": card, "decodes": decodes})
     model_id = save_bundle(out, config, modules, tables)
     for file in (RENDER_FILE, REFINER_WEIGHTS):  # the finishing, outside the model id

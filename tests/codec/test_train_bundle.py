@@ -169,3 +169,33 @@ def test_reuse_with_a_new_content_encoder_keeps_everything_that_decodes(tmp_path
                          "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="give --decoder-run"):
         bundle_cli.main(["--reuse", str(tmp_path / "bundle"), "--out", str(tmp_path / "y")])
+
+
+def test_reuse_of_a_bundle_with_an_envelope_layer_still_decodes_its_files(tmp_path):
+    """The new model keeps the reused one's layer as an earlier layer, so the files it lists under
+    ``decodes`` decode as they did."""
+    import json
+
+    import torch
+
+    from tests.codec.tiny_bundle import make_tiny_bundle
+
+    make_tiny_bundle(tmp_path / "bundle", envelope=True)
+    old = Codec.from_pretrained(tmp_path / "bundle")
+    new_content = ContentEncoder(old.content.config)
+    new_content.load_state_dict(old.content.state_dict())
+    with torch.no_grad():
+        new_content.head.bias.add_(torch.linspace(-3, 3, old.content.config.num_units))
+    new_content.save(tmp_path / "content")
+    bundle_cli.main(["--reuse", str(tmp_path / "bundle"), "--content", str(tmp_path / "content"),
+                     "--out", str(tmp_path / "swapped")])
+    entries = json.loads((tmp_path / "swapped" / "bundle.json").read_text())["envelope_earlier"]
+    assert [e["model"] for e in entries] == [f"{old.model_id:08x}"]
+    swapped = Codec.from_pretrained(tmp_path / "swapped")
+    audio = speechlike(1.5, seed=4)
+    old_file = old.encode(audio, 16000)
+    assert read_srb(old_file, old.tables).envelope is not None
+    assert np.array_equal(swapped.decode(old_file)[0], old.decode(old_file)[0])
+    again = tmp_path / "again"  # and once more: the chain keeps every layer
+    bundle_cli.main(["--reuse", str(tmp_path / "swapped"), "--content", str(tmp_path / "content"), "--out", str(again)])
+    assert np.array_equal(Codec.from_pretrained(again).decode(old_file)[0], old.decode(old_file)[0])
