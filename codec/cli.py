@@ -294,15 +294,16 @@ def cmd_edit(args) -> int:
     if args.speaker is None and args.speaker_from is None and not args.pitch and args.tempo == 1.0:
         raise SrbError("nothing to do: give --speaker, --speaker-from, --pitch or --tempo")
     tables = _tables_for(args)
+    reading = _reading_tables_for(args)
     speaker = None
     if args.speaker_from:
-        speaker = read_srb(_read(args.speaker_from), _reading_tables_for(args))
+        speaker = read_srb(_read(args.speaker_from), reading)
     elif args.speaker is not None:
         n = tables.profile.speaker_ids
         if not 0 <= args.speaker < n:
             raise SrbError(f"--speaker {args.speaker}: this model knows speakers 0..{n - 1}")
         speaker = SpeakerCode.known(args.speaker, n)
-    out = edit_srb(_read(args.input), _reading_tables_for(args), speaker=speaker, semitones=args.pitch, tempo=args.tempo,
+    out = edit_srb(_read(args.input), reading, speaker=speaker, semitones=args.pitch, tempo=args.tempo,
                    same_coding=_same_coding_for(args) if args.speaker_from else ())
     _write(Path(args.output), out, args.force)
     return 0
