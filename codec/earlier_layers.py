@@ -35,6 +35,13 @@ def earlier_entry(model_id: int, layer: dict, tables: EntropyTables) -> dict:
             "max_run": int(env.max_run)}
 
 
+def keep_layer(entries: list[dict], model_id: int, layer: dict, tables: EntropyTables) -> list[dict]:
+    """``entries`` (a bundle's ``envelope_earlier``) with model ``model_id``'s layer first, in place
+    of any entry it had: what a bundle that replaces that model (``decodes`` it) must keep."""
+    mine = f"{model_id:08x}"
+    return [earlier_entry(model_id, layer, tables), *(e for e in entries if e["model"] != mine)]
+
+
 def earlier_layers(tables: EntropyTables, entries: list[dict]) -> dict[int, tuple[EntropyTables, dict]]:
     """Model id -> (the tables that model's files were written with, its layer's fields): ``tables``
     (the bundle's own) with each entry's envelope table in place of their own."""

@@ -231,12 +231,10 @@ def write_reused(reuse: Path, loaded: tuple, out, name: str, modules: dict, card
     if old_config.envelope is not None:
         # reuse's own files carry its layer's codes under its id: the new model keeps that layer
         # as an earlier one (codec.earlier_layers), or it could not decode what it claims to.
-        from codec.earlier_layers import earlier_entry
+        from codec.earlier_layers import keep_layer
 
-        mine = f"{old_id:08x}"
-        earlier = [e for e in (old_config.envelope_earlier or []) if e["model"] != mine]
-        update = {"envelope_earlier": [earlier_entry(old_id, dict(old_config.envelope), tables), *earlier],
-                  **update}
+        update = {"envelope_earlier": keep_layer(old_config.envelope_earlier, old_id, dict(old_config.envelope),
+                                                 tables), **update}
     config = old_config.model_copy(update={"name": name, **update, "card": card, "decodes": decodes})
     model_id = save_bundle(out, config, modules, tables)
     for file in (RENDER_FILE, REFINER_WEIGHTS):  # the finishing, outside the model id

@@ -74,7 +74,7 @@ def main(argv=None) -> None:
     from codec.refiner import WEIGHTS_FILE
     from codec.train.units import read_manifest
     from bitstream import EntropyTables
-    from codec.earlier_layers import earlier_entry
+    from codec.earlier_layers import keep_layer
     from codec.frame_rdo import code_lengths
 
     torch.set_num_threads(2)
@@ -155,8 +155,7 @@ def main(argv=None) -> None:
     if config.get("envelope") is not None:
         # --model had a layer of its own: its files carry those codes, which this bundle must
         # still read (its table) and decode (its codebook) (codec.earlier_layers).
-        earlier = [earlier_entry(int(src_id, 16), config["envelope"], EntropyTables.load(source / "tables.npz"))] + [
-            e for e in earlier if e["model"] != src_id]
+        earlier = keep_layer(earlier, int(src_id, 16), config["envelope"], EntropyTables.load(source / "tables.npz"))
     if earlier:
         config["envelope_earlier"] = earlier
     layer_fields = env_config.model_dump()
