@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -588,6 +589,37 @@ METRICS: tuple[Metric, ...] = (
     Metric("ps_dwer", "dWER (PocketSphinx)", "pocketsphinx", False, "", True),
 )
 METRIC_BY_KEY = {m.key: m for m in METRICS}
+
+#: Per-file counts whose sums over files make the F0 figures: (numerator keys, denominator key).
+F0_PARTS = {"gpe": (("f0_gross",), "f0_both_voiced"), "vde": (("f0_voicing",), "f0_frames"),
+            "ffe": (("f0_gross", "f0_voicing"), "f0_frames")}
+
+
+def corpus_parts(row: dict, key: str) -> tuple[float, float] | None:
+    """One file's share of ``key``'s corpus figure as (numerator, denominator), or None if the file
+    has none: the corpus figure is the sum of numerators over the sum of denominators. Pooled
+    metrics count frames or words (each file's word errors capped at its word count for the
+    ``wer_cap`` keys); the others are a mean per file, ``(value, 1)``."""
+    if key in F0_PARTS:
+        num_keys, den_key = F0_PARTS[key]
+        if den_key not in row:
+            return None
+        return float(sum(row[k] for k in num_keys)), float(row[den_key])
+    if key.endswith("wer_cap"):
+        p = key[: -len("wer_cap")]
+        if f"{p}wer_words" not in row:
+            return None
+        words = float(row[f"{p}wer_words"])
+        return min(float(row[f"{p}wer_errors"]), words), words
+    if METRIC_BY_KEY[key].pooled:
+        if f"{key}_words" not in row:
+            return None
+        return float(row[f"{key}_errors"]), float(row[f"{key}_words"])
+    v = row.get(key)
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+        return None
+    return float(v), 1.0
+
 GROUPS = ("stoi", "mcd", "f0", "speaker", "dnsmos", "distillmos", "whisper", "whisper-file", "pocketsphinx")
 #: What the report computes unless told otherwise: every metric the benchmark needs at a cost that
 #: lets the whole dev split run in minutes. DistillMOS (0.14 s per audio second here) and

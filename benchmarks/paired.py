@@ -24,35 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.metrics import METRIC_BY_KEY
-
-#: Per-file counts whose sums over files make each pooled figure: (numerator, denominator).
-_F0 = {"gpe": (("f0_gross",), "f0_both_voiced"), "vde": (("f0_voicing",), "f0_frames"),
-       "ffe": (("f0_gross", "f0_voicing"), "f0_frames")}
-
-
-def _parts(row: dict, key: str) -> tuple[float, float] | None:
-    """One file's (numerator, denominator) of ``key``'s corpus figure, or None if it has none."""
-    if key in _F0:
-        num_keys, den_key = _F0[key]
-        if den_key not in row:
-            return None
-        return float(sum(row[k] for k in num_keys)), float(row[den_key])
-    if key.endswith("wer_cap"):
-        p = key[: -len("wer_cap")]
-        if f"{p}wer_words" not in row:
-            return None
-        words = float(row[f"{p}wer_words"])
-        return min(float(row[f"{p}wer_errors"]), words), words
-    if METRIC_BY_KEY[key].pooled:
-        if f"{key}_words" not in row:
-            return None
-        return float(row[f"{key}_errors"]), float(row[f"{key}_words"])
-    v = row.get(key)
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
-        return None
-    return float(v), 1.0
-
+from benchmarks.metrics import METRIC_BY_KEY, corpus_parts
 
 def paired_bootstrap(rows: list[dict], against: list[dict], metric_keys: list[str], resamples: int = 2000,
                      seed: int = 0) -> dict[str, dict]:
@@ -78,7 +50,7 @@ def paired_bootstrap(rows: list[dict], against: list[dict], metric_keys: list[st
     idx = np.random.default_rng(seed).integers(0, max(len(pairs), 1), size=(resamples, len(pairs)))
     out: dict[str, dict] = {}
     for key in metric_keys:
-        parts = [(_parts(a, key), _parts(b, key)) for a, b in pairs]
+        parts = [(corpus_parts(a, key), corpus_parts(b, key)) for a, b in pairs]
         have = np.array([pa is not None and pb is not None and pa[1] > 0 and pb[1] > 0 for pa, pb in parts], bool)
         if not have.any():
             continue

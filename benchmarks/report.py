@@ -41,7 +41,8 @@ import soundfile as sf  # noqa: E402
 
 from benchmarks.cache import default_dir  # noqa: E402
 from benchmarks.evaluator import ASR_GROUPS, Evaluator  # noqa: E402
-from benchmarks.metrics import DEFAULT_GROUPS, F0_TRACKERS, GROUPS, METRIC_BY_KEY, F0Counts, pack_windows  # noqa: E402
+from benchmarks.metrics import (DEFAULT_GROUPS, F0_PARTS, F0_TRACKERS, GROUPS, METRIC_BY_KEY,  # noqa: E402
+                               corpus_parts, pack_windows)
 from benchmarks.memory import PeakRss  # noqa: E402
 from benchmarks.paired import compare_systems  # noqa: E402
 from benchmarks.paired import markdown as paired_markdown  # noqa: E402
@@ -211,24 +212,13 @@ def summarise(rows: list[dict], metric_keys: list[str]) -> dict:
         lags = [r["lag_ms"] for r in rows if "lag_ms" in r]
         out["lag_ms"] = {"mean": float(np.mean(lags)), "min": float(np.min(lags)), "max": float(np.max(lags))}
     for key in metric_keys:
-        m = METRIC_BY_KEY[key]
-        if key in ("gpe", "vde", "ffe"):
-            have = [r for r in rows if "f0_frames" in r]
-            if have:
-                c = sum((F0Counts(r["f0_frames"], r["f0_both_voiced"], r["f0_gross"], r["f0_voicing"]) for r in have),
-                        F0Counts())
-                out[key] = getattr(c, key)
-        elif key.endswith("wer_cap"):
-            p = key[: -len("wer_cap")]  # "" (packed Whisper) or "wf_" (Whisper per file)
-            have = [r for r in rows if f"{p}wer_words" in r]
-            words = sum(r[f"{p}wer_words"] for r in have)
-            if words:
-                out[key] = sum(min(r[f"{p}wer_errors"], r[f"{p}wer_words"]) for r in have) / words
-        elif m.pooled:
-            have = [r for r in rows if f"{key}_words" in r]
-            words = sum(r[f"{key}_words"] for r in have)
-            if words:
-                out[key] = sum(r[f"{key}_errors"] for r in have) / words
+        if METRIC_BY_KEY[key].pooled:  # F0 frames, words (capped or not): sums of counts
+            parts = [p for p in (corpus_parts(r, key) for r in rows) if p is not None]
+            den = sum(d for _, d in parts)
+            if den:
+                out[key] = sum(n for n, _ in parts) / den
+            elif parts and key in F0_PARTS:  # F0 compared, none voiced in both: nan, as metrics.F0Counts gives
+                out[key] = float("nan")
         else:
             vals = [r[key] for r in rows if _finite(r.get(key))]
             if vals:
