@@ -11,11 +11,15 @@ reverberation, same active level), or through a narrower channel (``band/RATE``:
 RATE Hz and back, e.g. ``band/8000`` for a telephone line's 4 kHz), then coded by each system; every output is
 scored against the *clean* file with the report's judges (STOI, MCD, DNSMOS, Praat F0 errors,
 Whisper base word errors against the transcripts, Resemblyzer speaker cosine). ``input`` is the noisy mixture itself, not
-coded: what a listener would get from an uncoded line. For srb two more columns: *units kept*,
+coded: what a listener would get from an uncoded line; ``srb/wide`` and ``srb/narrow`` are srb
+with its wideband or its narrowband encoders whatever the input (:mod:`codec.narrowband`). For srb two more columns: *units kept*,
 the share of content units its encoder chooses on the noisy mixture that it chose on the clean
 file (the content encoder's robustness, before any decoding), and bits/s. A unit codec resynthesises
 speech from what it recognised, so noise it does not recognise is not sent at all; Codec2 codes
 whatever it hears. The noise is seeded per file and condition: every system gets the same mixture.
+The report ends with each system paired file by file with ``--paired-against`` (default Codec2
+700C) in each condition (:func:`benchmarks.paired.paired_bootstrap`: 95 % intervals over files
+resampled with replacement).
 """
 
 from __future__ import annotations
@@ -67,10 +71,35 @@ def noisy_versions(items, refs, conditions, talkers_per_file: int = 5) -> dict[s
     return out
 
 
+#: srb as it encodes (``srb``: the input's bandwidth picks the encoders), with its wideband
+#: encoders whatever the input (``srb/wide``: a bundle's narrowband pair left unused), and with its
+#: narrowband pair whatever the input (``srb/narrow``).
+SRB_SYSTEMS = {"srb": None, "srb/wide": False, "srb/narrow": True}
+
+
+def paired_lines(files: dict, against: str, words: bool) -> list[str]:
+    """Every coded system minus ``against`` per condition, paired over files (markdown lines)."""
+    from benchmarks.paired import markdown, paired_bootstrap
+
+    keys = ["stoi", "mcd", "dnsmos", "gpe", "vde", "spk_cos"] + (["wer", "wer_cap"] if words else [])
+    lines = []
+    for cond in dict.fromkeys(c for c, _ in files):
+        if (cond, against) not in files:
+            continue
+        paired = {system: paired_bootstrap(rows, files[cond, against], keys)
+                  for (c, system), rows in files.items() if c == cond and system not in (against, "input")}
+        section = markdown(paired, against, from_results=False)
+        if section:
+            lines += ["", section[0] + f": {cond}", *section[1:]]
+    return lines
+
+
 def main(argv=None) -> int:
     ap = dev_script.parser(__doc__, every=4)
     ap.add_argument("--conditions", default="clean,babble/10,babble/5,pink/10,pink/5")
     ap.add_argument("--systems", default="input,srb,codec2-700C")
+    ap.add_argument("--paired-against", default="codec2-700C",
+                    help="the system every other coded one is paired with, per condition ('' for none)")
     dev_script.add_judges(ap, "condition and system")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -88,17 +117,17 @@ def main(argv=None) -> int:
     ref_voice = [judge.embed(x) for x in refs]
     clean_units = [codec.encode_streams(x, codec.sample_rate).units for x in refs]
     seconds = sum(len(x) for x in refs) / codec.sample_rate
-    rows = []
+    rows, files = [], {}
     for cond, mixes in versions.items():
         for system in args.systems.split(","):
             extra = ""
             if system == "input":
                 outs = mixes
-            elif system == "srb":
+            elif system in SRB_SYSTEMS:
                 kept = total = bits = 0
                 outs = []
                 for x, u in zip(mixes, clean_units):
-                    streams = codec.encode_streams(x, codec.sample_rate)
+                    streams = codec.encode_streams(x, codec.sample_rate, narrowband=SRB_SYSTEMS[system])
                     bits += 8 * len(codec.write(streams))
                     n = min(len(streams.units), len(u))
                     kept += int(np.sum(streams.units[:n] == u[:n]))
@@ -108,14 +137,21 @@ def main(argv=None) -> int:
             else:
                 outs = [peers[system].run(x).wav for x in mixes]
             r = scorer.score(outs)
-            voice = np.mean([judge.cosine(v, judge.embed(y)) for v, y in zip(ref_voice, outs)])
+            cosines = [judge.cosine(v, judge.embed(y)) for v, y in zip(ref_voice, outs)]
+            voice = np.mean(cosines)
+            files[cond, system] = [{**f, "spk_cos": float(c)} for f, c in zip(scorer.files, cosines)]
             rows.append(f"| {cond} | {system} " + scorer.row(r) + f" {voice:.3f} |" + (extra or " – | – |"))
             print(rows[-1], flush=True)
     lines = [
         "# srb and Codec2 in background noise, against the clean original",
         "",
         f"`python -m benchmarks.noise --data {args.data} --every {args.every} --conditions {args.conditions} "
-        f"--systems {args.systems}{dev_script.judges_flags(args)}` (model {codec.model_id:08x}; {len(items)} files, "
+        f"--systems {args.systems}{dev_script.judges_flags(args)}{f' --model {args.model}' if args.model else ''}"
+        f"{f' --paired-against {args.paired_against}' if args.paired_against != 'codec2-700C' else ''}` "
+        f"(model {codec.model_id:08x}"
+        + (f", narrowband encoders for a high band under {codec.narrowband.config.high_below_db:g} dB"
+           if codec.narrowband else "")
+        + f"; {len(items)} files, "
         f"{seconds:.0f} s; {time.perf_counter() - t0:.0f} s). Condition KIND/SNR: noise of that kind "
         "(codec/train/noise.py) at that SNR in dB (the speech's active level over the noise's power); reverb/RT60: a "
         "synthetic room; band/RATE: through a channel sampled at RATE Hz, no noise. *input*: the "
@@ -127,6 +163,7 @@ def main(argv=None) -> int:
         "|---|---|" + "---:|" * 14,
         *rows,
     ]
+    lines += paired_lines(files, args.paired_against, args.asr is not None)
     emit(lines, args.out)
     return 0
 

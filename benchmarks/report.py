@@ -429,7 +429,10 @@ def write_markdown(results: dict, out: Path) -> None:
     srb_sys = next((s for s in results["systems"] if s["name"] == "srb" and s["available"]), None)
     if srb_sys and srb_sys.get("load_s") is not None:
         L.append(f"srb model: {srb_sys.get('model') or 'the bundled default'}, model id "
-                 f"{srb_sys.get('model_id') or '?'}; load {srb_sys['load_s']:.2f} s (not in the speeds above).")
+                 f"{srb_sys.get('model_id') or '?'}"
+                 + (f", narrowband encoders for a high band under {srb_sys['narrowband_below_db']:g} dB"
+                    if srb_sys.get("narrowband_below_db") is not None else "")
+                 + f"; load {srb_sys['load_s']:.2f} s (not in the speeds above).")
     L.append("")
     paired = results.get("paired") or {}
     shown = [s["name"] for s in results["systems"] if s["name"] in paired.get("systems", {})]
@@ -603,6 +606,9 @@ def run(args, command: str) -> dict:
             info["load_s"] = s.load_s if ok else None
             info["model"] = args.model
             info["model_id"] = f"{s.codec.model_id:08x}" if ok else None
+            # Outside the model id (codec.narrowband): which encoders a band-limited input gets.
+            info["narrowband_below_db"] = (s.codec.narrowband.config.high_below_db
+                                           if ok and s.codec.narrowband is not None else None)
         sys_info.append(info)
     active = [s for s, i in zip(systems, sys_info) if i["available"]]
     cache_dir = None if args.no_cache else str(args.cache)

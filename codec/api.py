@@ -20,10 +20,12 @@ from bitstream.container import MAX_PACKET_FRAMES, peek_model_id
 
 from . import pitch
 from .audio import load_audio
+from .bandwidth import high_band_db
 from .bundle import load_bundle, load_render
 from .earlier_layers import earlier_layers, reading_tables
 from .envelope import EnvelopeLayer
 from .errors import ModelError
+from .narrowband import NarrowbandEncoders
 from .level import active_level, frame_powers, gain_code, gain_factor, level_corrected_gain
 from .postfilter import Postfilter, PostfilterConfig
 from .refiner import BandRefiner
@@ -73,6 +75,8 @@ class Codec:
             :mod:`codec.level`); ``False`` leaves the output at the vocoder's own level.
         envelope: apply the band-level corrections files of a bundle with an envelope layer carry
             (:mod:`codec.envelope`; format 1.4); ``False`` decodes as if they had none.
+        narrowband: the bundle's encoders for band-limited input (:mod:`codec.narrowband`), or
+            ``None``: every input is analysed by ``modules``' content and speaker encoders.
 
     A bundle with an envelope layer (``bundle.json``'s ``envelope``) writes it into every file
     unless told not to (``encode(..., envelope=False)``), and reads files with and without it.
@@ -80,11 +84,13 @@ class Codec:
 
     def __init__(self, config, modules: dict, tables, model_id: int, postfilter: PostfilterConfig | None = None,
                  resynth: ResynthConfig | None = None, gain: bool = True, smoother: SmootherConfig | None = None,
-                 refiner: BandRefiner | None = None, envelope: bool = True):
+                 refiner: BandRefiner | None = None, envelope: bool = True,
+                 narrowband: NarrowbandEncoders | None = None):
         self.config = config
         self.content = modules["content"]
         self.f0vq = modules["f0vq"]
         self.speaker = modules["speaker"]
+        self.narrowband = narrowband
         self.decoder = modules["decoder"]
         self.tables = tables
         self.model_id = model_id
@@ -127,7 +133,7 @@ class Codec:
                         postfilter: bool | PostfilterConfig = True,
                         resynth: bool | ResynthConfig = True, gain: bool = True,
                         smoother: bool | SmootherConfig = True, refiner: bool = True,
-                        envelope: bool = True) -> "Codec":
+                        envelope: bool = True, narrowband: bool = True) -> "Codec":
         """Load a bundle: ``None`` for srb's default, a bundled name, or a bundle folder.
 
         Args:
@@ -142,6 +148,8 @@ class Codec:
                 has one; ``False`` for none.
             envelope: apply the envelope layer's corrections files carry; ``False`` ignores them
                 (the encoder still writes them).
+            narrowband: load the bundle's encoders for band-limited input, if it has them
+                (:mod:`codec.narrowband`); ``False``: analyse every input with the wideband pair.
 
         Raises:
             ModelError: unknown name, or a folder that is not a valid bundle.
@@ -155,8 +163,11 @@ class Codec:
         if smoother is True:
             smoother = render.smoother
         band_refiner = BandRefiner.load(path, render.refiner) if refiner and render.refiner is not None else None
-        return cls(*load_bundle(path), postfilter=postfilter or None, resynth=resynth or None, gain=gain,
-                   smoother=smoother or None, refiner=band_refiner, envelope=envelope)
+        loaded = load_bundle(path)
+        modules = loaded[1]
+        narrow = NarrowbandEncoders.load(path, modules["content"], modules["speaker"]) if narrowband else None
+        return cls(*loaded, postfilter=postfilter or None, resynth=resynth or None, gain=gain,
+                   smoother=smoother or None, refiner=band_refiner, envelope=envelope, narrowband=narrow)
 
     def vocoder_only(self) -> "Codec":
         """A shallow copy that decodes with the vocoder alone: no postfilter, pitch resynthesis,
@@ -181,7 +192,7 @@ class Codec:
     def encode_streams(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
                        unit_lambda: float | None = None, packet_frames: int | None = None,
                        envelope: bool | None = None, envelope_lambda: float | None = None,
-                       max_bitrate: float | None = None) -> Streams:
+                       max_bitrate: float | None = None, narrowband: bool | None = None) -> Streams:
         """Analyse speech into :class:`bitstream.Streams`.
 
         Args:
@@ -202,10 +213,14 @@ class Codec:
                 packets of ``packet_frames``) by trading the envelope layer's accuracy for bits, and
                 leaving it out if that is not enough (:meth:`add_envelope`); a file still over it is
                 returned as it is (its :meth:`bitrate` tells). ``None``: no limit.
+            narrowband: analyse with the bundle's narrowband encoders (``True``), its wideband
+                ones (``False``), or as the input's measured spectrum says (``None``, see
+                :meth:`encoders`).
         """
         wav = load_audio(audio, sample_rate, self.sample_rate)
         n = wav.numel()
-        units = self.choose_units(self.content(wav[None])[0], unit_lambda, packet_frames)
+        content, speaker_encoder = self.encoders(high_band_db(wav.numpy(), self.sample_rate), narrowband)
+        units = self.choose_units(content(wav[None])[0], unit_lambda, packet_frames)
         f0 = pitch.extract_f0(wav.numpy(), self.sample_rate)
         lf0, voiced, stats = pitch.normalise(f0)
         x = self.f0vq.make_input(torch.from_numpy(lf0)[None], torch.from_numpy(voiced)[None])
@@ -218,8 +233,8 @@ class Codec:
                 raise ModelError(f"speaker ID {speaker_id} outside this model's {spk_cfg.num_speakers} known speakers")
             speaker = SpeakerCode.known(speaker_id, spk_cfg.num_speakers)
         else:
-            vec = self.speaker(wav[None])
-            speaker = SpeakerCode.vector(self.speaker.quantize(vec)[0].numpy(), spk_cfg.codebook_size)
+            vec = speaker_encoder(wav[None])
+            speaker = SpeakerCode.vector(speaker_encoder.quantize(vec)[0].numpy(), spk_cfg.codebook_size)
         units = units[: -(-n // self.config.unit_hop)]
         stats = self.pitch_stats_code(stats)
         streams = Streams(
@@ -243,6 +258,24 @@ class Codec:
         if not self.wants_envelope(envelope):
             return streams
         return self.add_envelope(streams, wav.numpy(), packet_frames, envelope_lambda, max_bitrate, vocoded)
+
+    def encoders(self, high_db: float, narrowband: bool | None = None) -> tuple:
+        """The ``(content, speaker)`` encoders that analyse an input whose 5.5-7.5 kHz band
+        measures ``high_db`` (:func:`codec.bandwidth.high_band_db`): the bundle's narrowband pair
+        when it has one and that band is empty (:meth:`codec.narrowband.NarrowbandEncoders.applies`),
+        else the wideband pair.
+
+        Args:
+            narrowband: ``True`` or ``False`` to choose the pair whatever the measure.
+
+        Raises:
+            ModelError: ``narrowband=True`` for a bundle without narrowband encoders.
+        """
+        if narrowband and self.narrowband is None:
+            raise ModelError("this model has no narrowband encoders")
+        if narrowband is None:
+            narrowband = self.narrowband is not None and self.narrowband.applies(high_db)
+        return (self.narrowband.content, self.narrowband.speaker) if narrowband else (self.content, self.speaker)
 
     def wants_envelope(self, envelope: bool | None) -> bool:
         """Whether an encode asked for ``envelope`` (``None``: the bundle's default) sends the layer.
@@ -371,13 +404,13 @@ class Codec:
     def encode(self, audio, sample_rate: int | None = None, speaker_id: int | None = None,
                unit_lambda: float | None = None, packet_frames: int | None = None,
                envelope: bool | None = None, envelope_lambda: float | None = None,
-               max_bitrate: float | None = None) -> bytes:
+               max_bitrate: float | None = None, narrowband: bool | None = None) -> bytes:
         """Speech -> bytes of an ``.srb`` file. Same input, same bytes. Arguments as
         :meth:`encode_streams`; longer packets than the bundle's 2 s cost fewer bits (framing
         and context restarts) but delay streamed decoding and lose more audio per lost packet."""
         packet_frames = self.packet_frames(packet_frames)
         streams = self.encode_streams(audio, sample_rate, speaker_id, unit_lambda, packet_frames, envelope,
-                                      envelope_lambda, max_bitrate)
+                                      envelope_lambda, max_bitrate, narrowband)
         return self.write(streams, packet_frames)
 
     def write(self, streams: Streams, packet_frames: int | None = None) -> bytes:
@@ -387,13 +420,13 @@ class Codec:
 
     def encode_stream(self, path, speaker_id: int | None = None, unit_lambda: float | None = None,
                       packet_frames: int | None = None, envelope: bool | None = None,
-                      envelope_lambda: float | None = None) -> bytes:
+                      envelope_lambda: float | None = None, narrowband: bool | None = None) -> bytes:
         """Like :meth:`encode` for a file, read in blocks: memory stays bounded however long the
         file (see :mod:`codec.stream_encode` for how, and for what may differ from :meth:`encode`)."""
         from .stream_encode import encode_file_stream_bytes
 
         return encode_file_stream_bytes(self, path, speaker_id, unit_lambda, self.packet_frames(packet_frames),
-                                        envelope, envelope_lambda)
+                                        envelope, envelope_lambda, narrowband)
 
     # -- bytes -> streams -> audio ------------------------------------------------------------
 

@@ -11,11 +11,16 @@ Layout of a bundle folder::
     render.json            optional: RenderConfig, how the decoded audio is finished (postfilter, pitch resynthesis,
                            envelope smoother, band refiner)
     refiner.safetensors    the band refiner's weights, when render.json names one
+    narrowband.json, narrowband_content.safetensors, narrowband_speaker.safetensors
+                           optional: encoders for band-limited input such as telephone speech
+                           (codec.narrowband), used when the input measures band-limited
 
 The model id written in every ``.srb`` header is the first 4 bytes of SHA-256 over these files'
-names and bytes (``render.json`` and ``refiner.safetensors`` excepted), so a file decodes only with the exact bundle that made
+names and bytes (``render.json``, ``refiner.safetensors`` and the narrowband files excepted), so a file decodes only with the exact bundle that made
 it. ``render.json`` stays outside the id because it changes only what the decoder does after the
-vocoder, never what the streams mean: files made before a bundle gained it still decode. Weights
+vocoder, never what the streams mean: files made before a bundle gained it still decode. The
+narrowband encoders stay outside for the same reason on the encoder's side: they send units and
+speaker codes of the same tables and codebooks. Weights
 are read with safetensors (no pickle); configs are validated by pydantic before any module is built.
 """
 

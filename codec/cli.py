@@ -147,7 +147,8 @@ def cmd_encode(args) -> int:
             audio.name = "<stdin>"
         limit = {} if args.max_bitrate is None else {"max_bitrate": args.max_bitrate}
         data = encode(audio, speaker_id=args.speaker_id, unit_lambda=args.unit_lambda, packet_frames=packet,
-                      envelope=False if args.no_envelope else None, envelope_lambda=args.envelope_lambda, **limit)
+                      envelope=False if args.no_envelope else None, envelope_lambda=args.envelope_lambda,
+                      narrowband=INPUT_BANDS[args.input_band], **limit)
         if args.max_bitrate is not None:
             bps = 8 * len(data) * codec.sample_rate / max(read_header(data, codec.reading_tables).num_samples, 1)
             if bps > args.max_bitrate:
@@ -360,6 +361,10 @@ def _positive(text: str) -> float:
     return value
 
 
+#: ``srb encode --input-band``: the ``narrowband`` argument of :meth:`codec.api.Codec.encode`.
+INPUT_BANDS = {"auto": None, "narrow": True, "wide": False}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srb", description="Speech at a few hundred bits per second.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -387,6 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--envelope-lambda", type=_lambda, default=None, metavar="L",
                      help="trade the envelope layer's accuracy for bits: codes chosen for least squared dB error "
                      "+ L * bits (default: the model's; 0: each frame's nearest code; docs/ENVELOPE.md)")
+    enc.add_argument("--input-band", choices=tuple(INPUT_BANDS), default="auto",
+                     help="which of the model's encoders analyse the input: 'narrow' (taught on telephone "
+                     "speech), 'wide', or 'auto' (default): 'narrow' when the input measures band-limited "
+                     "(docs/NOISE.md)")
     dec = sub.add_parser("decode", help=".srb files -> WAV")
     dec.add_argument("inputs", nargs="+", metavar="IN.srb", help=".srb files, or - for standard input")
     dec.add_argument("-o", "--output", help="output file, or folder for several inputs, or - for standard output "
@@ -456,6 +465,7 @@ TRAINERS = {
     "units": "units",
     "decoder": "decoder",
     "bundle": "bundle",
+    "narrowband": "narrowband",
     "all": "pipeline",
     "corpus": "corpus",
 }

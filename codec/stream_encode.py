@@ -41,6 +41,7 @@ from bitstream import SpeakerCode, Streams, write_srb
 
 from . import pitch
 from .audio import CLIP_LEVEL, MIN_SECONDS, check_clipping, check_level
+from .bandwidth import BandwidthMeter
 from .errors import AudioError, ModelError
 from .level import active_level, frame_powers, gain_code, level_corrected_gain
 
@@ -89,10 +90,11 @@ def _blocks(n: int, size: int):
 @torch.inference_mode()
 def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None,
                        packet_frames: int | None = None, envelope: bool | None = None,
-                       envelope_lambda: float | None = None) -> Streams:
+                       envelope_lambda: float | None = None, narrowband: bool | None = None) -> Streams:
     """Streams of the speech file ``path``, analysed block by block (see the module docstring);
-    ``envelope`` as in :meth:`codec.api.Codec.encode_streams` (the decode it measures against is
-    streamed too, :func:`_envelope_codes`)."""
+    ``envelope`` and ``narrowband`` as in :meth:`codec.api.Codec.encode_streams` (the decode the
+    envelope layer measures against is streamed too, :func:`_envelope_codes`; the input's
+    high band is measured in the first pass)."""
     cfg = codec.config
     rd = BlockReader(path, codec.sample_rate)
     n, sr = rd.num_samples, codec.sample_rate
@@ -102,11 +104,6 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     block = packet_frames * cfg.unit_hop
     hop = pitch.HOP
     pm = int(PRAAT_MARGIN_S * sr) // hop * hop
-    spk = codec.speaker
-    mel_hop = spk.mel.hop_length
-    # Speaker convs: sum of paddings of the dilated stack, plus the mel window, in samples.
-    spk_margin = (sum(2 * (i + 1) for i in range(spk.config.layers)) + 8) * mel_hop
-    cm = int(math.ceil(codec.content.receptive_field_s * sr / 2 / cfg.unit_hop)) * cfg.unit_hop + cfg.unit_hop
 
     # Pass 0: the peak. Praat's voicing decision is relative to the peak of the whole sound it is
     # given, so every block gets a one-sample pulse at the file's peak, in a silent tail far
@@ -115,8 +112,11 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     # the block holds the file's peak, so only a block whose peak falls just short of the file's
     # (rare) is read again to count against the file's threshold.
     peaks, near, powers = [], [], []
+    meter = BandwidthMeter(sr)  # which pair of encoders analyses the input (codec.narrowband)
     for s, e in _blocks(n, block):
-        mag = np.abs(rd.read(s, e))
+        x = rd.read(s, e)
+        meter.update(x)
+        mag = np.abs(x)
         powers.append(frame_powers(mag))  # blocks are whole 20 ms frames, but the last
         peaks.append(float(mag.max()))
         near.append(int((mag >= CLIP_LEVEL * peaks[-1]).sum()))
@@ -126,6 +126,11 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     check_level(peak)
     check_clipping(sum(c if p == peak else int((np.abs(rd.read(s, e)) >= CLIP_LEVEL * peak).sum())
                        for (s, e), p, c in zip(_blocks(n, block), peaks, near) if p >= CLIP_LEVEL * peak), n)
+    content, spk = codec.encoders(meter.high_band_db(), narrowband)
+    mel_hop = spk.mel.hop_length
+    # Speaker convs: sum of paddings of the dilated stack, plus the mel window, in samples.
+    spk_margin = (sum(2 * (i + 1) for i in range(spk.config.layers)) + 8) * mel_hop
+    cm = int(math.ceil(content.receptive_field_s * sr / 2 / cfg.unit_hop)) * cfg.unit_hop + cfg.unit_hop
     tail = np.zeros(20 * hop)
     tail[-1] = peak
 
@@ -165,7 +170,7 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
         else:  # as extract_f0: a first pass that keeps the wide range is the track
             f0_parts.append(f0_wide[s // hop : s // hop + pitch.num_frames(e - s)])
         a, b = max(0, s - cm), min(n, e + cm)
-        logits = codec.content(torch.from_numpy(rd.read(a, b))[None])[0]
+        logits = content(torch.from_numpy(rd.read(a, b))[None])[0]
         k0 = (s - a) // cfg.unit_hop
         # Each block is one packet, so the rate-distortion search (per packet) is the whole file's.
         unit_parts.append(codec.choose_units(logits[:, k0 : k0 + -(-(e - s) // cfg.unit_hop)], unit_lambda,
@@ -284,8 +289,8 @@ def _vocoder_level(codec, streams: Streams, packet_frames: int) -> float | None:
 
 def encode_file_stream_bytes(codec, path, speaker_id: int | None = None, unit_lambda: float | None = None,
                              packet_frames: int | None = None, envelope: bool | None = None,
-                             envelope_lambda: float | None = None) -> bytes:
+                             envelope_lambda: float | None = None, narrowband: bool | None = None) -> bytes:
     """:func:`encode_file_stream`, written as ``.srb`` bytes."""
     packet_frames = codec.packet_frames(packet_frames)
     return codec.write(encode_file_stream(codec, path, speaker_id, unit_lambda, packet_frames, envelope,
-                                          envelope_lambda), packet_frames)
+                                          envelope_lambda, narrowband), packet_frames)

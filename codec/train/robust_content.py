@@ -174,6 +174,8 @@ def add_common_arguments(ap: argparse.ArgumentParser, encoder: str) -> None:
                     help="share of crops first played in a synthetic room (RT60 0.2-0.9 s); v0.4 was trained with 0")
     ap.add_argument("--band-share", type=float, default=0.0,
                     help="share of crops then put through an 8 or 11.025 kHz channel (telephone); v0.5 was trained with 0")
+    ap.add_argument("--band-rates", type=lambda s: tuple(int(r) for r in s.split(",")), default=(8000, 11025),
+                    help="the channels' sample rates, comma-separated; a crop's is drawn from them")
     ap.add_argument("--init-student", type=Path, default=None,
                     help="start the student from this export (e.g. an earlier robust run) instead of the teacher")
     ap.add_argument("--threads", type=int, default=2)
@@ -223,7 +225,7 @@ def main(argv=None) -> None:
     if not init.exists():
         save_checkpoint(init, 0, {"model": student}, {}, np.random.default_rng(0))
     noisy = NoisyCrops(corpus, args.clean_share, (args.snr_min, args.snr_max), seed=args.seed + 1,
-                       reverb_share=args.reverb_share, band_share=args.band_share)
+                       reverb_share=args.reverb_share, band_share=args.band_share, band_rates=args.band_rates)
     t0 = time.time()
     result = train(student, corpus, cfg, args.out, torch.device("cpu"), objective=distillation(teacher, noisy),
                    init_from=init)

@@ -88,7 +88,7 @@ def main(argv=None) -> None:
     audio = [sf.read(args.data / "train" / r["path"], dtype="int16")[0] for r in rows]
     corpus = UnitCorpus(audio, [np.zeros(-(-len(a) // 320), np.int64) for a in audio])  # the frame grid only
     noisy = NoisyCrops(corpus, args.clean_share, seed=args.seed + 1, reverb_share=args.reverb_share,
-                       band_share=args.band_share)
+                       band_share=args.band_share, band_rates=args.band_rates)
     gen = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     if args.init_student:

@@ -69,7 +69,9 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     assert "[speaker encoder, robust to noise] finished" in first
     assert "[band refiner] finished" in first
     assert "[envelope layer] finished" in first
+    assert "[content encoder, narrowband] finished" in first and "[speaker encoder, narrowband] finished" in first
     codec = Codec.from_pretrained(out)
+    assert codec.narrowband is not None and codec.narrowband.config.high_below_db == -50.0
     assert codec.refiner is not None and codec.refiner.config.bands == 8
     assert codec.envelope is not None and codec.envelope.config.size == 4 and codec.envelope_lambda == 2.0
     assert codec.model_id == Codec.from_pretrained(out / "work" / "bundle-envelope").model_id
@@ -87,10 +89,11 @@ def test_train_all_tiny_builds_a_working_bundle(tmp_path, capsys, features):
     assert srb(argv) == 0
     log = capsys.readouterr().out
     for stage in ("content encoder", "F0 VQ-VAE", "student units", "content encoder, robust to noise",
-                  "speaker encoder, robust to noise", "band refiner", "envelope layer") + (("content encoder, soft targets",) if features else ()):
+                  "speaker encoder, robust to noise", "band refiner", "envelope layer", "content encoder, narrowband",
+                  "speaker encoder, narrowband") + (("content encoder, soft targets",) if features else ()):
         assert f"[{stage}] done already" in log
     again = Codec.from_pretrained(out)  # the rewritten bundle gets the refiner and the layer back
-    assert again.refiner is not None and again.model_id == codec.model_id
+    assert again.refiner is not None and again.narrowband is not None and again.model_id == codec.model_id
 
 
 def test_train_all_needs_both_splits(tmp_path):

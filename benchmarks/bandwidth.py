@@ -1,0 +1,131 @@
+"""Which input came through a narrow channel: the measure that picks a bundle's encoders, on real files.
+
+    python -m benchmarks.bandwidth --data ../shared/data --every 1 --score-below-db -35 \
+        --out benchmarks/results/bandwidth.md
+
+For every file of the train and dev splits, :func:`codec.bandwidth.high_band_db` (the level of the
+5.5-7.5 kHz band relative to the speech band) of the file, and of every ``--every``-th file put
+through an 8 kHz and an 11.025 kHz channel (``benchmarks.noise``'s ``band/RATE``,
+:func:`codec.train.noise.band_limit`). The narrowband encoders of a bundle (:mod:`codec.narrowband`)
+must catch the 8 kHz channel and leave the files alone; the report counts what the default rule
+(:class:`codec.narrowband.NarrowbandConfig`) picks and lists the files with the emptiest high band.
+
+``--score-below-db DB`` also codes the files whose high band measures under DB with both of the
+bundle's pairs of encoders (``--model``) and scores the decodes against the originals: STOI,
+Resemblyzer speaker cosine, and Whisper's word errors per file (against the transcripts where the
+manifest has them, else against Whisper's transcripts of the originals), paired over the files.
+Needs the ``eval`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from codec.bandwidth import high_band_db
+from codec.narrowband import NarrowbandConfig
+from codec.train.noise import band_limit
+from codec.train.units import read_manifest
+
+SR = 16000
+CHANNELS = (8000, 11025)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="holds train/ and dev/")
+    ap.add_argument("--splits", default="train,dev")
+    ap.add_argument("--every", type=int, default=10, help="every N-th file also through the channels")
+    ap.add_argument("--list", type=int, default=20, help="list the files with the N emptiest high bands")
+    ap.add_argument("--score-below-db", type=float, default=None, metavar="DB",
+                    help="code the files whose high band is under DB with both pairs of encoders and score them")
+    ap.add_argument("--model", default=None, help="bundle for --score-below-db (default: the bundled one)")
+    ap.add_argument("--out", type=Path, default=None, help="markdown report (default: print)")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    files, channel, low = [], {r: [] for r in CHANNELS}, []
+    for split in args.splits.split(","):
+        for row in read_manifest(args.data / split):
+            x, sr = sf.read(args.data / split / row["path"], dtype="float32", always_2d=True)
+            if sr != SR:
+                raise SystemExit(f"{row['path']}: {sr} Hz; the splits are {SR} Hz")
+            x = x.mean(axis=1)
+            files.append((f"{split}/{row['path']}", high_band_db(x, SR)))
+            if args.score_below_db is not None and files[-1][1] < args.score_below_db:
+                low.append((args.data / split / row["path"], row, x))
+            if (len(files) - 1) % args.every == 0:
+                for rate in CHANNELS:
+                    channel[rate].append(high_band_db(band_limit(x, rate), SR))
+    rule = NarrowbandConfig()
+    levels = np.array([db for _, db in files])
+    q = (0, 0.1, 1, 50, 99, 99.9, 100)
+    row = lambda name, v: f"| {name} | {len(v)} | " + " | ".join(f"{p:.1f}" for p in np.percentile(v, q)) + \
+        f" | {sum(map(rule.picks, v))} |"  # noqa: E731
+    lines = [
+        "# The high band of the train and dev files, and of the same files through a narrow channel",
+        "",
+        f"`python -m benchmarks.bandwidth --data {args.data} --splits {args.splits} --every {args.every}"
+        + (f" --score-below-db {args.score_below_db:g}" if args.score_below_db is not None else "")
+        + (f" --model {args.model}" if args.model else "") + f"` (measured in {time.time() - t0:.0f} s)",
+        "",
+        "The level of the 5.5-7.5 kHz band relative to the 300-3000 Hz band (`codec.bandwidth.high_band_db`, dB), "
+        f"percentiles, and how many the narrowband encoders' rule (under {rule.high_below_db:g} dB) picks.",
+        "",
+        "| | files | " + " | ".join(f"{p:g} %" for p in q) + " | picked |",
+        "|---|---:|" + "---:|" * (len(q) + 1),
+        row("the files", levels),
+        *(row(f"every {args.every}-th through a {r / 1000:g} kHz channel", np.array(v)) for r, v in channel.items()),
+        "",
+        f"The {args.list} files with the emptiest high band:",
+        "",
+        *[f"- {name}: {db:.1f} dB" for name, db in sorted(files, key=lambda f: f[1])[: args.list]],
+    ]
+    if args.score_below_db is not None:
+        lines += ["", *score_pairs(low, args.score_below_db, args.model)]
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+
+
+def score_pairs(low: list, db: float, model: str | None) -> list[str]:
+    """Markdown: the files in ``low`` (``(path, manifest row, audio)``) coded with the narrowband
+    and the wideband encoders of ``model``, scored against the originals and paired over files."""
+    from benchmarks.metrics import SpeakerSimilarity
+    from benchmarks.paired import markdown, paired_bootstrap
+    from benchmarks.render_scores import RenderScorer
+    from benchmarks.report import Item
+    from codec.api import Codec
+
+    codec = Codec.from_pretrained(model)
+    if codec.narrowband is None or not low:
+        return [f"No scores: {'the model has no narrowband encoders' if low else f'no file under {db:g} dB'}."]
+    items = [Item(p, str(p), r.get("speaker") or "-", (r.get("text") or "").strip() or None, r.get("corpus") or "-")
+             for p, r, _ in low]
+    refs = [x for _, _, x in low]
+    scorer, judge = RenderScorer(items, refs, refs, asr="per-file"), SpeakerSimilarity()
+    rows, files = [], {}
+    for name, narrowband in (("narrowband encoders", True), ("wideband encoders", False)):
+        outs = [codec.decode_streams(codec.encode_streams(x, SR, narrowband=narrowband)) for x in refs]
+        r = scorer.score(outs)
+        cos = [float(judge.cosine(judge.embed(x), judge.embed(y))) for x, y in zip(refs, outs)]
+        files[name] = [{**f, "spk_cos": c} for f, c in zip(scorer.files, cos)]
+        rows.append(f"| {name} | {r['stoi']:.4f} | {np.mean(cos):.3f} | {100 * r['wer']:.1f} % "
+                    f"| {100 * r['wer_capped']:.1f} % |")
+    wer = "WER" if scorer.against_text else "dWER"
+    paired = {"narrowband encoders": paired_bootstrap(files["narrowband encoders"], files["wideband encoders"],
+                                                      ["stoi", "spk_cos", "wer", "wer_cap"])}
+    return [f"## The {len(refs)} files whose high band is under {db:g} dB, coded with each pair "
+            f"(model {codec.model_id:08x})", "",
+            f"Whisper per file; {wer}: against "
+            + ("the transcripts." if scorer.against_text else "Whisper's transcripts of the originals."), "",
+            f"| encoders | STOI | speaker cos | {wer} | {wer} capped |", "|---|---:|---:|---:|---:|", *rows, "",
+            *markdown(paired, "wideband encoders", from_results=False)]
+
+
+if __name__ == "__main__":
+    main()
