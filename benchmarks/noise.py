@@ -8,7 +8,8 @@ files of the same split, never the file's own speaker when the manifest names sp
 of the speech's active level over the noise power (condition KIND/SNR), or played in a synthetic
 room (``reverb/RT60`` in ms: ``codec.train.noise.reverberate``, direct path 3 dB above the
 reverberation, same active level), or through a narrower channel (``band/RATE``: resampled to
-RATE Hz and back, e.g. ``band/8000`` for a telephone line's 4 kHz), then coded by each system; every output is
+RATE Hz and back, e.g. ``band/8000`` for a telephone line's 4 kHz), or through a landline as
+G.711 codes it (``phone/8000``: 300-3400 Hz, 8-bit mu-law samples), then coded by each system; every output is
 scored against the *clean* file with the report's judges (STOI, MCD, DNSMOS, Praat F0 errors,
 Whisper base word errors against the transcripts, Resemblyzer speaker cosine). ``input`` is the noisy mixture itself, not
 coded: what a listener would get from an uncoded line; ``srb/wide`` and ``srb/narrow`` are srb
@@ -34,7 +35,8 @@ from benchmarks.markdown import emit
 
 def parse_conditions(text: str) -> list[tuple[str, float | None]]:
     """``"clean,babble/10,reverb/600"`` -> ``[("clean", None), ("babble", 10.0), ("reverb", 600.0)]``
-    (KIND/SNR in dB for noise, reverb/RT60 in ms for a room, band/RATE in Hz for a channel)."""
+    (KIND/SNR in dB for noise, reverb/RT60 in ms for a room, band/RATE in Hz for a channel,
+    phone/RATE for a G.711 landline)."""
     out = []
     for part in text.split(","):
         if part == "clean":
@@ -154,7 +156,8 @@ def main(argv=None) -> int:
         + f"; {len(items)} files, "
         f"{seconds:.0f} s; {time.perf_counter() - t0:.0f} s). Condition KIND/SNR: noise of that kind "
         "(codec/train/noise.py) at that SNR in dB (the speech's active level over the noise's power); reverb/RT60: a "
-        "synthetic room; band/RATE: through a channel sampled at RATE Hz, no noise. *input*: the "
+        "synthetic room; band/RATE: through a channel sampled at RATE Hz, no noise; phone/RATE: a G.711 landline "
+        "(300-3400 Hz, 8-bit mu-law at RATE Hz). *input*: the "
         "noisy mixture itself, uncoded. *units kept*: share of srb's content units on the mixture equal to those on "
         "the clean file. GPE columns: the Praat judge on the clean original against each output. *speaker cos*: "
         "Resemblyzer's cosine between the clean original and the output.",

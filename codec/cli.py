@@ -103,11 +103,11 @@ def _wav_bytes(wav, sample_rate: int) -> bytes:
 
 
 def _load_codec(model: str | None, postfilter: bool = True, resynth: bool = True, gain: bool = True,
-                smoother: bool = True, refiner: bool = True, envelope: bool = True):
+                smoother: bool = True, refiner: bool = True, envelope: bool = True, narrowband: bool = True):
     from .api import Codec
 
     return Codec.from_pretrained(model, postfilter=postfilter, resynth=resynth, gain=gain, smoother=smoother,
-                                 refiner=refiner, envelope=envelope)
+                                 refiner=refiner, envelope=envelope, narrowband=narrowband)
 
 
 def _convert(args, suffix: str, label: str, convert) -> int:
@@ -174,7 +174,7 @@ def _lost_line(path: str, lost, sample_rate: int) -> str:
 def cmd_decode(args) -> int:
     codec = _load_codec(args.model, postfilter=not args.no_postfilter, resynth=not args.no_resynth,
                         gain=not args.no_gain, smoother=not args.no_smoother, refiner=not args.no_refiner,
-                        envelope=not args.no_envelope)
+                        envelope=not args.no_envelope, narrowband=False)  # the narrowband pair only encodes
     if args.stream:
         return _decode_stream(codec, args)
     if args.format == "raw":

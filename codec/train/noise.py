@@ -125,12 +125,28 @@ def band_limit(speech: np.ndarray, rate: int, sr: int = 16000) -> np.ndarray:
     return np.pad(y.numpy(), (0, max(0, len(speech) - y.numel())))[: len(speech)]
 
 
+def phone_line(speech: np.ndarray, rate: int = 8000, sr: int = 16000) -> np.ndarray:
+    """``speech`` through a landline as ITU-T G.711 codes it: sampled at ``rate`` Hz, the voice band
+    (300-3400 Hz, biquad filters) kept, 8-bit mu-law samples; back at ``sr``. The level is kept as
+    it is, so the loudest samples meet mu-law's coarsest steps."""
+    import torch
+    import torchaudio.functional as AF
+
+    x = torch.from_numpy(np.ascontiguousarray(speech, np.float32))
+    y = AF.resample(x, sr, int(rate))
+    y = AF.lowpass_biquad(AF.highpass_biquad(y, int(rate), 300.0), int(rate), 3400.0)
+    y = AF.mu_law_decoding(AF.mu_law_encoding(y.clamp(-1.0, 1.0), 256), 256)
+    y = AF.resample(y, int(rate), sr)
+    return np.pad(y.numpy(), (0, max(0, len(speech) - y.numel())))[: len(speech)].astype(np.float32)
+
+
 def condition_version(speech: np.ndarray, key: str, kind: str, value: float,
                       talkers_for: Callable[[np.random.Generator], list[np.ndarray] | None]) -> np.ndarray:
     """``speech`` in the condition ``kind/value``, reproducibly: the random stream is seeded by
     ``key`` (the file's name) and the condition, so every system and every run hears the same
     mixture. ``reverb``: :func:`reverberate` with RT60 ``value`` ms; ``band``: :func:`band_limit`
-    to a channel of ``value`` Hz sampling (no noise); any other kind: noise of it
+    to a channel of ``value`` Hz sampling (no noise); ``phone``: :func:`phone_line` at ``value`` Hz
+    (G.711); any other kind: noise of it
     (:func:`make_noise`) mixed at ``value`` dB SNR, with ``talkers_for(rng)`` as babble's talkers
     (called on the seeded stream before the noise is drawn)."""
     rng = np.random.default_rng(zlib.crc32(f"{key}|{kind}/{value:g}".encode()))
@@ -138,4 +154,6 @@ def condition_version(speech: np.ndarray, key: str, kind: str, value: float,
         return reverberate(speech, value / 1000, rng)
     if kind == "band":
         return band_limit(speech, int(value))
+    if kind == "phone":
+        return phone_line(speech, int(value))
     return mix(speech, make_noise(kind, len(speech), rng, talkers_for(rng)), value)

@@ -111,3 +111,26 @@ def test_band_limit_keeps_the_telephone_band_and_drops_the_rest():
     assert abs(np.std(y[2000:-2000]) - np.std(low[2000:-2000])) < 0.01 * np.std(low)
     same = condition_version(low.astype(np.float32), "f", "band", 8000, lambda rng: None)
     assert np.allclose(same, band_limit(low.astype(np.float32), 8000))
+
+
+def test_phone_line_keeps_the_voice_band_in_mu_law_steps():
+    from codec.train.noise import condition_version, phone_line
+
+    sr, t = 16000, np.arange(16000) / 16000
+    tones = {hz: 0.2 * np.sin(2 * np.pi * hz * t) for hz in (100, 1000, 6000)}
+    y = phone_line(sum(tones.values()).astype(np.float32))
+    spec = np.abs(np.fft.rfft(y[2000:-2000]))
+    freqs = np.fft.rfftfreq(12000, 1 / sr)
+    at = lambda hz: spec[np.argmin(np.abs(freqs - hz))]  # noqa: E731
+    assert len(y) == sr and y.dtype == np.float32
+    assert at(6000) < 1e-3 * at(1000) and at(100) < 0.2 * at(1000)  # above 4 kHz gone, below 300 Hz cut
+    # 8-bit mu-law leaves noise about 35-40 dB under a loud tone: far more than a clean channel's.
+    one = phone_line(tones[1000].astype(np.float32))[2000:-2000]
+    fit = np.linalg.lstsq(np.stack([np.sin(2 * np.pi * 1000 * t[2000:-2000]),
+                                    np.cos(2 * np.pi * 1000 * t[2000:-2000])], 1), one, rcond=None)[0]
+    residual = one - np.stack([np.sin(2 * np.pi * 1000 * t[2000:-2000]), np.cos(2 * np.pi * 1000 * t[2000:-2000])],
+                              1) @ fit
+    snr = 10 * np.log10(np.mean((one - residual) ** 2) / np.mean(residual ** 2))
+    assert 25 < snr < 50
+    assert np.allclose(condition_version(tones[1000].astype(np.float32), "f", "phone", 8000, lambda rng: None),
+                       phone_line(tones[1000].astype(np.float32)))
