@@ -6,8 +6,9 @@
 For every file of the train and dev splits, :func:`codec.bandwidth.high_band_db` (the level of the
 5.5-7.5 kHz band relative to the speech band) of the file, and of every ``--every``-th file put
 through an 8 kHz and an 11.025 kHz channel (``benchmarks.noise``'s ``band/RATE``,
-:func:`codec.train.noise.band_limit`). The narrowband encoders of a bundle (:mod:`codec.narrowband`)
-must catch the 8 kHz channel and leave the files alone; the report counts what the default rule
+:func:`codec.train.noise.band_limit`) and a G.711 landline (``phone/8000``,
+:func:`codec.train.noise.phone_line`). The narrowband encoders of a bundle (:mod:`codec.narrowband`)
+must catch the 8 kHz channel and the landline and leave the files alone; the report counts what the default rule
 (:class:`codec.narrowband.NarrowbandConfig`) picks and lists the files with the emptiest high band.
 
 ``--score-below-db DB`` also codes the files whose high band measures under DB with both of the
@@ -28,11 +29,16 @@ import soundfile as sf
 
 from codec.bandwidth import high_band_db
 from codec.narrowband import NarrowbandConfig
-from codec.train.noise import band_limit
+from codec.train.noise import band_limit, phone_line
 from codec.train.units import read_manifest
 
 SR = 16000
-CHANNELS = (8000, 11025)
+#: name in the report -> the channel
+CHANNELS = {
+    "through an 8 kHz channel": lambda x: band_limit(x, 8000),
+    "through an 11.025 kHz channel": lambda x: band_limit(x, 11025),
+    "through a G.711 landline": phone_line,
+}
 
 
 def main(argv=None) -> None:
@@ -47,7 +53,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=None, help="markdown report (default: print)")
     args = ap.parse_args(argv)
     t0 = time.time()
-    files, channel, low = [], {r: [] for r in CHANNELS}, []
+    files, channel, low = [], {name: [] for name in CHANNELS}, []
     for split in args.splits.split(","):
         for row in read_manifest(args.data / split):
             x, sr = sf.read(args.data / split / row["path"], dtype="float32", always_2d=True)
@@ -58,8 +64,8 @@ def main(argv=None) -> None:
             if args.score_below_db is not None and files[-1][1] < args.score_below_db:
                 low.append((args.data / split / row["path"], row, x))
             if (len(files) - 1) % args.every == 0:
-                for rate in CHANNELS:
-                    channel[rate].append(high_band_db(band_limit(x, rate), SR))
+                for name, through in CHANNELS.items():
+                    channel[name].append(high_band_db(through(x), SR))
     rule = NarrowbandConfig()
     levels = np.array([db for _, db in files])
     q = (0, 0.1, 1, 50, 99, 99.9, 100)
@@ -78,7 +84,8 @@ def main(argv=None) -> None:
         "| | files | " + " | ".join(f"{p:g} %" for p in q) + " | picked |",
         "|---|---:|" + "---:|" * (len(q) + 1),
         row("the files", levels),
-        *(row(f"every {args.every}-th through a {r / 1000:g} kHz channel", np.array(v)) for r, v in channel.items()),
+        *(row(f"every {args.every}-th file {name}" if args.every > 1 else f"the files {name}", np.array(v))
+          for name, v in channel.items()),
         "",
         f"The {args.list} files with the emptiest high band:",
         "",

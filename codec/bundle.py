@@ -16,8 +16,8 @@ Layout of a bundle folder::
                            (codec.narrowband), used when the input measures band-limited
 
 The model id written in every ``.srb`` header is the first 4 bytes of SHA-256 over these files'
-names and bytes (``render.json``, ``refiner.safetensors`` and the narrowband files excepted), so a file decodes only with the exact bundle that made
-it. ``render.json`` stays outside the id because it changes only what the decoder does after the
+names and bytes (``render.json``, ``refiner.safetensors`` and the narrowband files excepted), so
+a file decodes only with the exact bundle that made it. ``render.json`` stays outside the id because it changes only what the decoder does after the
 vocoder, never what the streams mean: files made before a bundle gained it still decode. The
 narrowband encoders stay outside for the same reason on the encoder's side: they send units and
 speaker codes of the same tables and codebooks. Weights
@@ -120,18 +120,25 @@ def component_classes() -> dict:
     return {"content": ContentEncoder, "f0vq": F0VQVAE, "speaker": SpeakerEncoder, "decoder": Decoder}
 
 
+def stored_state(state: dict) -> dict:
+    """A module's state as a bundle stores it: float16 storage halves the bundle (the 30 MB
+    budget); modules compute in float32 (:func:`computed_state`)."""
+    return {k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu()
+            for k, v in state.items()}
+
+
+def computed_state(state: dict) -> dict:
+    """Stored weights back in float32, for ``load_state_dict``."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def save_bundle(folder, config: BundleConfig, modules: dict, tables: EntropyTables) -> int:
     """Write a bundle; returns its model id."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bundle.json").write_text(json.dumps(config.model_dump(), indent=1, sort_keys=True))
     for name in COMPONENTS:
-        # float16 storage halves the bundle (the 30 MB budget); modules compute in float32.
-        state = {
-            k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu()
-            for k, v in modules[name].state_dict().items()
-        }
-        save_file(state, str(folder / f"{name}.safetensors"))
+        save_file(stored_state(modules[name].state_dict()), str(folder / f"{name}.safetensors"))
     tables.save(folder / "tables.npz")
     return model_id_of(folder)
 
@@ -160,7 +167,7 @@ def load_bundle(folder):
         try:
             module = cls.from_config(getattr(config, name))
             state = load_file(str(folder / f"{name}.safetensors"))
-            module.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+            module.load_state_dict(computed_state(state))
         except ModelError:
             raise
         except Exception as exc:  # pydantic, safetensors and torch all raise their own types

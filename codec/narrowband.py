@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .bundle import computed_state, stored_state
 from .content import ContentEncoder
 from .errors import ModelError
 from .speaker import SpeakerEncoder
@@ -101,9 +102,9 @@ class NarrowbandEncoders:
 
         try:
             narrow_content = ContentEncoder.from_config(content.config)
-            narrow_content.load_state_dict(_float(load_file(str(folder / CONTENT_WEIGHTS))), strict=True)
+            narrow_content.load_state_dict(computed_state(load_file(str(folder / CONTENT_WEIGHTS))), strict=True)
             narrow_speaker = copy.deepcopy(speaker)
-            state = _float(load_file(str(folder / SPEAKER_WEIGHTS)))
+            state = computed_state(load_file(str(folder / SPEAKER_WEIGHTS)))
             if any(k in state for k in SHARED_SPEAKER):
                 raise ValueError(f"it must not hold {' or '.join(SHARED_SPEAKER)}: they are the bundle's")
             narrow_speaker.load_state_dict({**state, **{k: getattr(speaker, k) for k in SHARED_SPEAKER}}, strict=True)
@@ -117,15 +118,7 @@ class NarrowbandEncoders:
 
         folder = Path(folder)
         (folder / CONFIG_FILE).write_text(json.dumps(self.config.model_dump(), indent=1, sort_keys=True))
-        save_file(_half(self.content.state_dict()), str(folder / CONTENT_WEIGHTS))
+        save_file(stored_state(self.content.state_dict()), str(folder / CONTENT_WEIGHTS))
         speaker = {k: v for k, v in self.speaker.state_dict().items() if k not in SHARED_SPEAKER}
-        save_file(_half(speaker), str(folder / SPEAKER_WEIGHTS))
-
-
-def _half(state: dict) -> dict:
-    return {k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().cpu() for k, v in state.items()}
-
-
-def _float(state: dict) -> dict:
-    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        save_file(stored_state(speaker), str(folder / SPEAKER_WEIGHTS))
 

@@ -40,13 +40,14 @@ import torch.nn.functional as F
 from codec.content import ContentEncoder
 from codec.train.checkpoint import JsonlLog, save_checkpoint
 from codec.train.content import IGNORE, TrainConfig, UnitCorpus, train
-from codec.train.noise import band_limit, condition_version, make_noise, mix, reverberate
+from codec.train.noise import band_limit, condition_version, make_noise, mix, phone_line, reverberate
 
 #: kinds of noise drawn for a noisy crop, babble twice as often as each other kind
 KIND_DRAW = ("babble", "babble", "white", "pink", "brown")
 #: conditions of the dev evaluation: (kind, SNR dB) or ("reverb", RT60 ms), None = the clean file
 EVAL_CONDITIONS = (None, ("babble", 20.0), ("babble", 10.0), ("babble", 5.0), ("pink", 20.0), ("pink", 10.0),
-                   ("pink", 5.0), ("white", 10.0), ("reverb", 300.0), ("reverb", 600.0), ("band", 8000.0))
+                   ("pink", 5.0), ("white", 10.0), ("reverb", 300.0), ("reverb", 600.0), ("band", 8000.0),
+                   ("phone", 8000.0))
 
 
 class NoisyCrops:
@@ -64,14 +65,16 @@ class NoisyCrops:
         band_share: probability that a crop, after the room and the noise, goes through a narrower
             channel (:func:`codec.train.noise.band_limit` at a rate drawn from ``band_rates``:
             telephone speech, whatever else it has).
+        phone_share: of those, the share that goes through a G.711 landline instead
+            (:func:`codec.train.noise.phone_line`: 300-3400 Hz, 8-bit mu-law).
     """
 
     def __init__(self, corpus: UnitCorpus, clean_share: float = 0.2, snr_range=(0.0, 30.0), talkers=(3, 7),
                  seed: int = 1, reverb_share: float = 0.0, rt60_range=(0.2, 0.9), band_share: float = 0.0,
-                 band_rates=(8000, 11025)):
+                 band_rates=(8000, 11025), phone_share: float = 0.0):
         self.corpus, self.clean_share, self.snr_range, self.talkers = corpus, clean_share, snr_range, talkers
         self.reverb_share, self.rt60_range = reverb_share, rt60_range
-        self.band_share, self.band_rates = band_share, band_rates
+        self.band_share, self.band_rates, self.phone_share = band_share, band_rates, phone_share
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, wav: torch.Tensor) -> torch.Tensor:
@@ -79,7 +82,9 @@ class NoisyCrops:
         for b in range(out.shape[0]):
             self._one(out, b)
             if self.band_share and self.rng.random() < self.band_share:
-                out[b] = band_limit(out[b], int(self.rng.choice(self.band_rates)))
+                rate = int(self.rng.choice(self.band_rates))
+                phone = self.phone_share and self.rng.random() < self.phone_share
+                out[b] = phone_line(out[b], rate) if phone else band_limit(out[b], rate)
         return torch.from_numpy(out)
 
     def _one(self, out: np.ndarray, b: int) -> None:
@@ -176,6 +181,8 @@ def add_common_arguments(ap: argparse.ArgumentParser, encoder: str) -> None:
                     help="share of crops then put through an 8 or 11.025 kHz channel (telephone); v0.5 was trained with 0")
     ap.add_argument("--band-rates", type=lambda s: tuple(int(r) for r in s.split(",")), default=(8000, 11025),
                     help="the channels' sample rates, comma-separated; a crop's is drawn from them")
+    ap.add_argument("--phone-share", type=float, default=0.0,
+                    help="share of the channel's crops that go through a G.711 landline (300-3400 Hz, mu-law) instead")
     ap.add_argument("--init-student", type=Path, default=None,
                     help="start the student from this export (e.g. an earlier robust run) instead of the teacher")
     ap.add_argument("--threads", type=int, default=2)
@@ -225,7 +232,8 @@ def main(argv=None) -> None:
     if not init.exists():
         save_checkpoint(init, 0, {"model": student}, {}, np.random.default_rng(0))
     noisy = NoisyCrops(corpus, args.clean_share, (args.snr_min, args.snr_max), seed=args.seed + 1,
-                       reverb_share=args.reverb_share, band_share=args.band_share, band_rates=args.band_rates)
+                       reverb_share=args.reverb_share, band_share=args.band_share, band_rates=args.band_rates,
+                       phone_share=args.phone_share)
     t0 = time.time()
     result = train(student, corpus, cfg, args.out, torch.device("cpu"), objective=distillation(teacher, noisy),
                    init_from=init)

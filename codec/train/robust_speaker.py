@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from codec.bundle import computed_state, stored_state
 from codec.speaker import SpeakerEncoder
 from codec.train.checkpoint import JsonlLog
 from codec.train.content import TrainConfig, UnitCorpus, lr_at
@@ -88,7 +89,7 @@ def main(argv=None) -> None:
     audio = [sf.read(args.data / "train" / r["path"], dtype="int16")[0] for r in rows]
     corpus = UnitCorpus(audio, [np.zeros(-(-len(a) // 320), np.int64) for a in audio])  # the frame grid only
     noisy = NoisyCrops(corpus, args.clean_share, seed=args.seed + 1, reverb_share=args.reverb_share,
-                       band_share=args.band_share, band_rates=args.band_rates)
+                       band_share=args.band_share, band_rates=args.band_rates, phone_share=args.phone_share)
     gen = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     if args.init_student:
@@ -127,8 +128,7 @@ def main(argv=None) -> None:
 
         path = Path(args.export).with_suffix(".safetensors")
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().half().contiguous() if v.is_floating_point() else v.detach().contiguous()
-                   for k, v in student.state_dict().items()}, str(path))
+        save_file(stored_state(student.state_dict()), str(path))
         print(f"exported {path}")
 
 
@@ -137,7 +137,7 @@ def load_exported(encoder: SpeakerEncoder, path: Path) -> SpeakerEncoder:
     from safetensors.torch import load_file
 
     state = load_file(str(Path(path).with_suffix(".safetensors")))
-    encoder.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    encoder.load_state_dict(computed_state(state))
     return encoder.eval()
 
 
