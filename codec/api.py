@@ -25,8 +25,8 @@ from .bundle import load_bundle, load_render
 from .earlier_layers import earlier_layers, reading_tables
 from .envelope import EnvelopeLayer
 from .errors import ModelError
-from .narrowband import NarrowbandEncoders
 from .level import active_level, frame_powers, gain_code, gain_factor, level_corrected_gain
+from .narrowband import NarrowbandEncoders
 from .postfilter import Postfilter, PostfilterConfig
 from .refiner import BandRefiner
 from .resynth import Resynth, ResynthConfig, resynth_contour, resynth_range

@@ -10,7 +10,8 @@ Two parts of the analysis are per utterance, so the file is read twice:
    the speaker encoder subtracts;
 2. Praat's second pass, the content units, and the speaker encoder's mean and std pooling,
    accumulated as sums (float64) over blocks.
-(and once before, for the peak). Then log-F0 is normalised over the whole file and the F0 VQ-VAE
+(and once before, for the peak and the high band's level, which picks the bundle's wideband or
+narrowband encoders: :mod:`codec.narrowband`). Then log-F0 is normalised over the whole file and the F0 VQ-VAE
 codes it in windows (exact: its encoder sees ~136 frames each side, the windows give it 160).
 
 What differs from ``Codec.encode`` (measured in benchmarks/results/stream_encode.md): units and
