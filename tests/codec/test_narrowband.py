@@ -100,6 +100,8 @@ def test_a_file_sampled_at_8_khz_is_narrowband(codec, tmp_path):
     path = tmp_path / "phone.wav"
     sf.write(path, x8, 8000, subtype="FLOAT")
     assert codec.encode(path) == codec.encode(path, narrowband=True) != codec.encode(path, narrowband=False)
+    streamed, whole = (read_srb(b, codec.tables) for b in (codec.encode_stream(path), codec.encode(path)))
+    assert streamed.speaker == whole.speaker and np.mean(streamed.units == whole.units) > 0.95  # resampled by block
 
 
 def test_the_block_encoder_picks_the_same_pair(codec, tmp_path):
