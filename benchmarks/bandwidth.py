@@ -11,6 +11,10 @@ through an 8 kHz and an 11.025 kHz channel (``benchmarks.noise``'s ``band/RATE``
 must catch the 8 kHz channel and the landline and leave the files alone; the report counts what the default rule
 (:class:`codec.narrowband.NarrowbandConfig`) picks and lists the files with the emptiest high band.
 
+``--conditions clean,pink/10,...`` also measures every ``--every``-th dev file in those conditions
+of ``benchmarks.noise`` (noise, rooms, channels): noisy or reverberant wideband speech must not
+look like a channel.
+
 ``--score-below-db DB`` also codes the files whose high band measures under DB with both of the
 bundle's pairs of encoders (``--model``) and scores the decodes against the originals: STOI,
 Resemblyzer speaker cosine, and Whisper's word errors per file (against the transcripts where the
@@ -50,6 +54,8 @@ def main(argv=None) -> None:
     ap.add_argument("--score-below-db", type=float, default=None, metavar="DB",
                     help="code the files whose high band is under DB with both pairs of encoders and score them")
     ap.add_argument("--model", default=None, help="bundle for --score-below-db (default: the bundled one)")
+    ap.add_argument("--conditions", default=None,
+                    help="benchmarks.noise conditions to measure every --every-th dev file in (e.g. pink/10,babble/10)")
     ap.add_argument("--out", type=Path, default=None, help="markdown report (default: print)")
     args = ap.parse_args(argv)
     t0 = time.time()
@@ -76,6 +82,7 @@ def main(argv=None) -> None:
         "",
         f"`python -m benchmarks.bandwidth --data {args.data} --splits {args.splits} --every {args.every}"
         + (f" --score-below-db {args.score_below_db:g}" if args.score_below_db is not None else "")
+        + (f" --conditions {args.conditions}" if args.conditions else "")
         + (f" --model {args.model}" if args.model else "") + f"` (measured in {time.time() - t0:.0f} s)",
         "",
         "The level of the 5.5-7.5 kHz band relative to the 300-3000 Hz band (`codec.bandwidth.high_band_db`, dB), "
@@ -86,6 +93,7 @@ def main(argv=None) -> None:
         row("the files", levels),
         *(row(f"every {args.every}-th file {name}" if args.every > 1 else f"the files {name}", np.array(v))
           for name, v in channel.items()),
+        *(condition_rows(args.data / "dev", args.every, args.conditions, row) if args.conditions else []),
         "",
         f"The {args.list} files with the emptiest high band:",
         "",
@@ -97,6 +105,18 @@ def main(argv=None) -> None:
     if args.out:
         args.out.write_text(text)
     print(text)
+
+
+def condition_rows(dev: Path, every: int, conditions: str, row) -> list[str]:
+    """Table rows: the high band of every ``every``-th file of ``dev`` in each of ``conditions``."""
+    from benchmarks.noise import noisy_versions, parse_conditions
+    from benchmarks.report import load_items, read_audio
+
+    items = load_items(dev)[::every]
+    refs = [read_audio(it.path) for it in items]
+    versions = noisy_versions(items, refs, parse_conditions(conditions))
+    return [row(f"dev, every {every}-th file, {name}", np.array([high_band_db(x, SR) for x in mixes]))
+            for name, mixes in versions.items()]
 
 
 def score_pairs(low: list, db: float, model: str | None) -> list[str]:
