@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from safetensors.torch import save_file
 
 from bitstream import read_srb
 from codec.api import Codec
 from codec.bundle import load_bundle
 from codec.bundle_id import model_id_of
 from codec.cli import main
-from codec.content import ContentEncoder
+from codec.bundle import stored_state
+from codec.content import ContentConfig, ContentEncoder
 from codec.errors import ModelError
 from codec.narrowband import CONTENT_WEIGHTS, FILES, SPEAKER_WEIGHTS, NarrowbandConfig, NarrowbandEncoders
 from codec.train.noise import band_limit
@@ -127,6 +129,9 @@ def test_asking_for_a_pair_the_model_lacks(folders):
     pytest.param(lambda f: (f / SPEAKER_WEIGHTS).unlink(), "without narrowband_speaker", id="missing-file"),
     pytest.param(lambda f: (f / "narrowband.json").write_text('{"below_hz": "high"}'), "invalid", id="bad-config"),
     pytest.param(lambda f: (f / CONTENT_WEIGHTS).write_bytes(b"not safetensors"), "cannot load", id="bad-weights"),
+    pytest.param(lambda f: save_file(stored_state(ContentEncoder(ContentConfig(channels=8, layers=1, num_units=7))
+                                                  .state_dict()), str(f / CONTENT_WEIGHTS)),
+                 "cannot load", id="another-configuration"),
 ])
 def test_damaged_pairs_are_refused(folders, tmp_path, damage, match):
     folder = tmp_path / "b"
@@ -137,8 +142,6 @@ def test_damaged_pairs_are_refused(folders, tmp_path, damage, match):
 
 
 def test_a_speaker_file_may_not_bring_its_own_codebooks(folders, tmp_path):
-    from safetensors.torch import save_file
-
     folder = tmp_path / "b"
     shutil.copytree(folders[1], folder)
     pair = Codec.from_pretrained(folder).narrowband
@@ -163,8 +166,6 @@ def test_train_narrowband_adds_the_pair_and_keeps_the_id(folders, tmp_path):
     wide = folders[0]
     pair = narrow_pair(wide, seed=2)
     pair.content.save(tmp_path / "content")
-    from safetensors.torch import save_file
-
     save_file({k: v.contiguous() for k, v in pair.speaker.state_dict().items()}, str(tmp_path / "speaker.safetensors"))
     out = tmp_path / "out"
     main(["train", "narrowband", "--bundle", str(wide), "--out", str(out), "--content", str(tmp_path / "content"),
