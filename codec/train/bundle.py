@@ -175,29 +175,54 @@ def blend_decoders(old: Decoder, new: Decoder, alpha: float) -> Decoder:
     return out.eval()
 
 
+def fitting_content(modules: dict, path, whose: str) -> ContentEncoder:
+    """The content encoder exported at ``path``, checked to have the configuration of ``modules``'
+    (so its units index the same table).
+
+    Raises:
+        ValueError: it does not; the message names ``whose`` encoder it had to match.
+    """
+    content = ContentEncoder.load(path)
+    if content.config != modules["content"].config:
+        raise ValueError(f"--content must have the configuration of {whose} encoder")
+    return content
+
+
+def fitting_speaker(modules: dict, path, whose: str) -> SpeakerEncoder:
+    """The speaker encoder exported at ``path`` (by ``codec.train.robust_speaker``), checked to fit
+    ``modules``' and to keep its codebooks and table (so its codes mean the same voices).
+
+    Raises:
+        ValueError: it does not; the message names ``whose`` encoder it had to match.
+    """
+    from codec.train.robust_speaker import load_exported
+
+    try:
+        speaker = load_exported(SpeakerEncoder(modules["speaker"].config), Path(path))
+    except RuntimeError as exc:
+        raise ValueError(f"--speaker does not fit {whose} encoder: {exc}") from exc
+    if not (torch.equal(speaker.codebooks, modules["speaker"].codebooks)
+            and torch.equal(speaker.table, modules["speaker"].table)):
+        raise ValueError(f"--speaker must keep {whose} codebooks and table")
+    return speaker
+
+
 def swap_encoders(reuse: Path, args) -> None:
     """Write ``reuse``'s bundle with the content encoder ``args.content`` and/or the speaker encoder
     ``args.speaker`` (an export of ``codec.train.robust_speaker``) in place of its own (module doc)."""
     from codec.bundle import load_bundle
-    from codec.train.robust_speaker import load_exported
 
     old_config, modules, tables, old_id = load_bundle(reuse)
     new, card = dict(modules), {**old_config.card}
-    if args.content:
-        new["content"] = ContentEncoder.load(args.content)
-        if new["content"].config != modules["content"].config:
-            raise SystemExit("srb train bundle: error: --content must have the configuration of the reused bundle's "
-                             "encoder")
-        card["content_from"] = f"{old_config.name} ({old_id:08x})"
-    if args.speaker:
-        try:
-            new["speaker"] = load_exported(SpeakerEncoder(modules["speaker"].config), Path(args.speaker))
-        except RuntimeError as exc:
-            raise SystemExit(f"srb train bundle: error: --speaker does not fit the reused bundle's encoder: {exc}")
-        if not (torch.equal(new["speaker"].codebooks, modules["speaker"].codebooks)
-                and torch.equal(new["speaker"].table, modules["speaker"].table)):
-            raise SystemExit("srb train bundle: error: --speaker must keep the reused bundle's codebooks and table")
-        card["speaker_from"] = f"{old_config.name} ({old_id:08x})"
+    try:
+        if args.content:
+            new["content"] = fitting_content(modules, args.content, "the reused bundle's")
+            card["content_from"] = f"{old_config.name} ({old_id:08x})"
+        if args.speaker:
+            new["speaker"] = fitting_speaker(modules, args.speaker, "the reused bundle's")
+            card["speaker_from"] = f"{old_config.name} ({old_id:08x})"
+    except ValueError as exc:
+        raise SystemExit(f"srb train bundle: error: {exc}") from None
     card.update(json.loads(args.card))
     swapped = " and ".join(n for n, a in (("content", args.content), ("speaker", args.speaker)) if a)
     write_reused(reuse, (old_config, modules, tables, old_id), args.out, args.name, new, card, {},

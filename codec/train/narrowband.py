@@ -16,13 +16,10 @@ import json
 import shutil
 from pathlib import Path
 
-import torch
-
 from codec.bundle import load_bundle
 from codec.bundle_id import model_id_of
-from codec.content import ContentEncoder
 from codec.narrowband import NarrowbandConfig, NarrowbandEncoders
-from codec.speaker import SpeakerEncoder
+from codec.train.bundle import fitting_content, fitting_speaker
 
 
 def main(argv=None) -> None:
@@ -36,20 +33,13 @@ def main(argv=None) -> None:
                     "are analysed by the pair (codec.bandwidth)")
     ap.add_argument("--card", default="{}", help="JSON: the pair's model card")
     args = ap.parse_args(argv)
-    from codec.train.robust_speaker import load_exported
-
     bundle, out = Path(args.bundle), Path(args.out)
     _, modules, _, model_id = load_bundle(bundle)
-    content = ContentEncoder.load(args.content)
-    if content.config != modules["content"].config:
-        ap.error("--content must have the configuration of the bundle's content encoder")
     try:
-        speaker = load_exported(SpeakerEncoder(modules["speaker"].config), Path(args.speaker))
-    except RuntimeError as exc:
-        ap.error(f"--speaker does not fit the bundle's speaker encoder: {exc}")
-    if not (torch.equal(speaker.codebooks, modules["speaker"].codebooks)
-            and torch.equal(speaker.table, modules["speaker"].table)):
-        ap.error("--speaker must keep the bundle's codebooks and table")
+        content = fitting_content(modules, args.content, "the bundle's content")
+        speaker = fitting_speaker(modules, args.speaker, "the bundle's speaker")
+    except ValueError as exc:
+        ap.error(str(exc))
     if out.resolve() != bundle.resolve():
         shutil.copytree(bundle, out, dirs_exist_ok=False)
     config = NarrowbandConfig(high_below_db=args.high_below_db, card=json.loads(args.card))
