@@ -114,30 +114,35 @@ def reverberate(speech: np.ndarray, rt60_s: float, rng: np.random.Generator, drr
     return (y * 10 ** ((level - out_level) / 20)).astype(np.float32)
 
 
+def _through_channel(speech: np.ndarray, rate: int, sr: int, inside=None) -> np.ndarray:
+    """``speech`` resampled to ``rate`` Hz with torchaudio's windowed-sinc filter, ``inside`` (a
+    function of the ``(N,)`` tensor at that rate) applied there, and back at ``sr``, float32 at its
+    own length."""
+    import torch
+    import torchaudio.functional as AF
+
+    x = AF.resample(torch.from_numpy(np.ascontiguousarray(speech, np.float32)), sr, int(rate))
+    y = AF.resample(x if inside is None else inside(x), int(rate), sr)
+    return np.pad(y.numpy(), (0, max(0, len(speech) - y.numel())))[: len(speech)].astype(np.float32)
+
+
 def band_limit(speech: np.ndarray, rate: int, sr: int = 16000) -> np.ndarray:
     """``speech`` through a channel sampled at ``rate`` Hz (a telephone line: 8000): resampled
-    down and back with torchaudio's windowed-sinc filter, so nothing above ``rate / 2`` is left."""
-    import torch
-    import torchaudio
-
-    x = torch.from_numpy(np.ascontiguousarray(speech, np.float32))
-    y = torchaudio.functional.resample(torchaudio.functional.resample(x, sr, int(rate)), int(rate), sr)
-    return np.pad(y.numpy(), (0, max(0, len(speech) - y.numel())))[: len(speech)]
+    down and back, so nothing above ``rate / 2`` is left."""
+    return _through_channel(speech, rate, sr)
 
 
 def phone_line(speech: np.ndarray, rate: int = 8000, sr: int = 16000) -> np.ndarray:
     """``speech`` through a landline as ITU-T G.711 codes it: sampled at ``rate`` Hz, the voice band
     (300-3400 Hz, biquad filters) kept, 8-bit mu-law samples; back at ``sr``. The level is kept as
     it is, so the loudest samples meet mu-law's coarsest steps."""
-    import torch
     import torchaudio.functional as AF
 
-    x = torch.from_numpy(np.ascontiguousarray(speech, np.float32))
-    y = AF.resample(x, sr, int(rate))
-    y = AF.lowpass_biquad(AF.highpass_biquad(y, int(rate), 300.0), int(rate), 3400.0)
-    y = AF.mu_law_decoding(AF.mu_law_encoding(y.clamp(-1.0, 1.0), 256), 256)
-    y = AF.resample(y, int(rate), sr)
-    return np.pad(y.numpy(), (0, max(0, len(speech) - y.numel())))[: len(speech)].astype(np.float32)
+    def g711(x):
+        x = AF.lowpass_biquad(AF.highpass_biquad(x, int(rate), 300.0), int(rate), 3400.0)
+        return AF.mu_law_decoding(AF.mu_law_encoding(x.clamp(-1.0, 1.0), 256), 256)
+
+    return _through_channel(speech, rate, sr, g711)
 
 
 def condition_version(speech: np.ndarray, key: str, kind: str, value: float,
