@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from benchmarks.report import load_items, read_audio
 from codec.bandwidth import high_band_db
 from codec.narrowband import NarrowbandConfig
 from codec.train.noise import band_limit, phone_line
-from codec.train.units import read_manifest
 
 SR = 16000
 #: name in the report -> the channel
@@ -61,14 +61,14 @@ def main(argv=None) -> None:
     t0 = time.time()
     files, channel, low = [], {name: [] for name in CHANNELS}, []
     for split in args.splits.split(","):
-        for row in read_manifest(args.data / split):
-            x, sr = sf.read(args.data / split / row["path"], dtype="float32", always_2d=True)
+        for item in load_items(args.data / split):
+            x, sr = sf.read(item.path, dtype="float32", always_2d=True)
             if sr != SR:
-                raise SystemExit(f"{row['path']}: {sr} Hz; the splits are {SR} Hz")
+                raise SystemExit(f"{item.key}: {sr} Hz; the splits are {SR} Hz")
             x = x.mean(axis=1)
-            files.append((f"{split}/{row['path']}", high_band_db(x, SR)))
+            files.append((f"{split}/{item.key}", high_band_db(x, SR)))
             if args.score_below_db is not None and files[-1][1] < args.score_below_db:
-                low.append((args.data / split / row["path"], row, x))
+                low.append((item, x))
             if (len(files) - 1) % args.every == 0:
                 for name, through in CHANNELS.items():
                     channel[name].append(high_band_db(through(x), SR))
@@ -110,7 +110,6 @@ def main(argv=None) -> None:
 def condition_rows(dev: Path, every: int, conditions: str, row) -> list[str]:
     """Table rows: the high band of every ``every``-th file of ``dev`` in each of ``conditions``."""
     from benchmarks.noise import noisy_versions, parse_conditions
-    from benchmarks.report import load_items, read_audio
 
     items = load_items(dev)[::every]
     refs = [read_audio(it.path) for it in items]
@@ -120,20 +119,17 @@ def condition_rows(dev: Path, every: int, conditions: str, row) -> list[str]:
 
 
 def score_pairs(low: list, db: float, model: str | None) -> list[str]:
-    """Markdown: the files in ``low`` (``(path, manifest row, audio)``) coded with the narrowband
+    """Markdown: the files in ``low`` (``(benchmarks.report.Item, audio)``) coded with the narrowband
     and the wideband encoders of ``model``, scored against the originals and paired over files."""
     from benchmarks.metrics import SpeakerSimilarity
     from benchmarks.paired import markdown, paired_bootstrap
     from benchmarks.render_scores import RenderScorer
-    from benchmarks.report import Item
     from codec.api import Codec
 
     codec = Codec.from_pretrained(model)
     if codec.narrowband is None or not low:
         return [f"No scores: {'the model has no narrowband encoders' if low else f'no file under {db:g} dB'}."]
-    items = [Item(p, str(p), r.get("speaker") or "-", (r.get("text") or "").strip() or None, r.get("corpus") or "-")
-             for p, r, _ in low]
-    refs = [x for _, _, x in low]
+    items, refs = [it for it, _ in low], [x for _, x in low]
     scorer, judge = RenderScorer(items, refs, refs, asr="per-file"), SpeakerSimilarity()
     rows, files = [], {}
     for name, narrowband in (("narrowband encoders", True), ("wideband encoders", False)):
