@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -219,7 +220,7 @@ class Codec:
         """
         wav = load_audio(audio, sample_rate, self.sample_rate)
         n = wav.numel()
-        content, speaker_encoder = self.encoders(high_band_db(wav.numpy(), self.sample_rate), narrowband)
+        content, speaker_encoder = self.encoders(lambda: high_band_db(wav.numpy(), self.sample_rate), narrowband)
         units = self.choose_units(content(wav[None])[0], unit_lambda, packet_frames)
         f0 = pitch.extract_f0(wav.numpy(), self.sample_rate)
         lf0, voiced, stats = pitch.normalise(f0)
@@ -259,13 +260,15 @@ class Codec:
             return streams
         return self.add_envelope(streams, wav.numpy(), packet_frames, envelope_lambda, max_bitrate, vocoded)
 
-    def encoders(self, high_db: float, narrowband: bool | None = None) -> tuple:
+    def encoders(self, high_db: Callable[[], float], narrowband: bool | None = None) -> tuple:
         """The ``(content, speaker)`` encoders that analyse an input whose 5.5-7.5 kHz band
-        measures ``high_db`` (:func:`codec.bandwidth.high_band_db`): the bundle's narrowband pair
+        measures ``high_db()`` (:func:`codec.bandwidth.high_band_db`): the bundle's narrowband pair
         when it has one and that band is empty (:meth:`codec.narrowband.NarrowbandEncoders.applies`),
         else the wideband pair.
 
         Args:
+            high_db: called only when the choice depends on it (a bundle with a pair, and
+                ``narrowband`` not given).
             narrowband: ``True`` or ``False`` to choose the pair whatever the measure.
 
         Raises:
@@ -274,7 +277,7 @@ class Codec:
         if narrowband and self.narrowband is None:
             raise ModelError("this model has no narrowband encoders")
         if narrowband is None:
-            narrowband = self.narrowband is not None and self.narrowband.applies(high_db)
+            narrowband = self.narrowband is not None and self.narrowband.applies(high_db())
         return (self.narrowband.content, self.narrowband.speaker) if narrowband else (self.content, self.speaker)
 
     def wants_envelope(self, envelope: bool | None) -> bool:

@@ -127,7 +127,7 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     check_level(peak)
     check_clipping(sum(c if p == peak else int((np.abs(rd.read(s, e)) >= CLIP_LEVEL * peak).sum())
                        for (s, e), p, c in zip(_blocks(n, block), peaks, near) if p >= CLIP_LEVEL * peak), n)
-    content, spk = codec.encoders(meter.high_band_db(), narrowband)
+    content, spk = codec.encoders(meter.high_band_db, narrowband)
     mel_hop = spk.mel.hop_length
     # Speaker convs: sum of paddings of the dilated stack, plus the mel window, in samples.
     spk_margin = (sum(2 * (i + 1) for i in range(spk.config.layers)) + 8) * mel_hop
