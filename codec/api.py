@@ -566,7 +566,8 @@ class Codec:
             intact file, whose waveform is then exactly :meth:`decode`'s).
 
         Raises:
-            SrbFormatError: a damaged header (then nothing can be decoded).
+            SrbFormatError: a damaged header, or no packet that could be decoded (the file would
+                be silence from end to end: a header alone, or every packet damaged).
         """
         from .streaming import lost_spans, stream_decode
 
@@ -578,8 +579,11 @@ class Codec:
             pass
         full = self.context_frames()  # no latency to save here: take exact context
         chunks = list(stream_decode(self, data, lookahead=full))
+        lost = lost_spans(chunks)
+        if chunks and all(c.lost is not None for c in chunks):
+            raise SrbFormatError(f"no packet could be decoded (packets 0-{lost[-1].last_packet}: {lost[0].reason})")
         wav = np.concatenate([c.audio for c in chunks]) if chunks else np.zeros(0, np.float32)
-        return wav, self.sample_rate, lost_spans(chunks)
+        return wav, self.sample_rate, lost
 
     def stream_decode(self, source, lookahead: int | None = None, lookbehind: int | None = None):
         """Decode packet by packet with bounded latency: yields :class:`codec.streaming.AudioChunk`.

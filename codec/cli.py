@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from bitstream import EntropyTables, SrbError, bitrate_report, read_header
+from bitstream import EntropyTables, SrbError, SrbFormatError, bitrate_report, read_header
 from bitstream.container import MAX_PACKET_FRAMES
 
 
@@ -115,7 +115,13 @@ def _convert(args, suffix: str, label: str, convert) -> int:
     outputs = _outputs(args.inputs, args.output, suffix)
     _refuse_existing(outputs, args.force)  # all refusals before any work: no half-done batch
     for src, dst in zip(args.inputs, _progress(outputs, label)):
-        _write(dst, convert(src), args.force)
+        try:
+            data = convert(src)
+        except SrbError as exc:  # in a batch, say which input failed (the ones before it are written)
+            if len(args.inputs) > 1 and src not in str(exc):
+                exc.args = (f"{src}: {exc}", *exc.args[1:])
+            raise
+        _write(dst, data, args.force)
     return 0
 
 
@@ -214,7 +220,7 @@ def _decode_stream(codec, args) -> int:
     dst = None if args.output in (None, STDIO) else _outputs([src], args.output, ".raw")[0]  # not over the input
     _refuse_existing([dst], args.force)
     out = sys.stdout.buffer if dst is None else open(dst, "wb")
-    concealed, wrote_header = [], False
+    concealed, wrote_header, chunks = [], False, 0
     try:
         f = sys.stdin.buffer if src == STDIO else open(src, "rb")
     except OSError as exc:
@@ -230,6 +236,7 @@ def _decode_stream(codec, args) -> int:
                 out.write(_wav_header(dec.header.num_samples, codec.sample_rate))
             wrote_header = wrote_header or dec.header is not None
             for c in piece:
+                chunks += 1
                 if c.lost is not None and args.strict:
                     raise SrbError(_lost_line(src, lost_spans([c]), codec.sample_rate) + " (--strict)")
                 if c.lost is not None:
@@ -237,6 +244,9 @@ def _decode_stream(codec, args) -> int:
                 out.write((np.round(c.audio * 32767).astype("<i2")).tobytes())
             out.flush()
     lost = lost_spans(concealed)
+    if chunks and len(concealed) == chunks:  # silence from end to end: as decode_lossy, an error
+        raise SrbFormatError(f"{src}: no packet could be decoded (packets 0-{lost[-1].last_packet}: "
+                             f"{lost[0].reason}); what was written is silence")
     if lost:
         print(f"srb decode: warning: {_lost_line(src, lost, codec.sample_rate)}; concealed", file=sys.stderr)
     return 0

@@ -61,6 +61,35 @@ def test_lost_packet_warns_and_strict_fails(model, srb, tmp_path, capsys):
     assert err.count("\n") == 1 and err.startswith("srb decode: error:") and not (tmp_path / "strict.wav").exists()
 
 
+def test_header_alone_is_an_error_not_silence(model, srb, tmp_path, capsys):
+    # Every packet missing: concealment would write nothing but silence, so both decodes fail.
+    from bitstream import EntropyTables, SrbFormatError
+    from codec.api import Codec
+
+    tables = EntropyTables.load(f"{model}/tables.npz")
+    data = srb.read_bytes()
+    head = tmp_path / "head.srb"
+    head.write_bytes(data[: read_header(data, tables).size])
+    with pytest.raises(SrbFormatError, match="no packet could be decoded"):
+        Codec.from_pretrained(model).decode_lossy(head.read_bytes())
+    capsys.readouterr()
+    for stream in ([], ["--stream", "-o", str(tmp_path / "head.raw")]):
+        assert main(["decode", str(head), *stream, "--model", model, "--force"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("srb decode: error:") and "no packet could be decoded" in err
+    assert not (tmp_path / "head.wav").exists()
+
+
+def test_batch_error_names_the_input(model, srb, tmp_path, capsys):
+    bad = tmp_path / "bad.srb"
+    bad.write_bytes(b"RIFF0000WAVE")
+    out = tmp_path / "out"
+    assert main(["decode", str(srb), str(bad), "-o", str(out), "--model", model]) == 1
+    last = capsys.readouterr().err.splitlines()[-1]  # after the progress bar
+    assert last.startswith(f"srb decode: error: {bad}: ") and "bad magic" in last
+    assert (out / "s.wav").is_file()  # the input before it was decoded
+
+
 def test_edit_commands(model, srb, tmp_path, capsys):
     from bitstream import EntropyTables
 
