@@ -68,3 +68,24 @@ def test_garbage_file(tmp_path):
     path.write_bytes(b"RIFF" + bytes(50))
     with pytest.raises(AudioError, match="cannot read"):
         load_audio(path)
+
+
+@pytest.mark.parametrize("offset", [pytest.param(0.2, id="positive"), pytest.param(-0.26, id="negative")])
+def test_a_dc_offset_is_removed(offset):
+    x = tone(16000, seconds=1.0)
+    wav = load_audio(x + np.float32(offset), 16000)
+    assert abs(float(wav.double().mean())) < 1e-6
+    assert torch.allclose(wav, torch.from_numpy(x - x.mean()), atol=1e-6)
+
+
+def test_a_constant_offset_alone_is_silence():
+    with pytest.raises(AudioError, match="silent"):
+        load_audio(np.full(16000, 0.2, np.float32), 16000)
+
+
+def test_dc_offset_of_blocks_is_the_mean_of_the_whole():
+    from codec.audio import dc_offset
+
+    x = np.random.default_rng(0).normal(0.05, 0.1, 100_000).astype(np.float32)
+    assert dc_offset(np.array_split(x, 7)) == dc_offset([x]) == np.float32(x.astype(np.float64).mean())
+    assert dc_offset([]) == 0.0

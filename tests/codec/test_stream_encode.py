@@ -91,6 +91,19 @@ def test_clipping_counts_blocks_whose_peak_falls_short_of_the_files(tiny, tmp_pa
             encode(tmp_path / "x.wav")
 
 
+def test_a_dc_offset_is_removed_by_both_encoders(tiny, tmp_path):
+    """Both encoders remove the file's mean before they measure anything (codec.audio.dc_offset):
+    an offset changes neither the output gain nor, beyond rounding, the streams."""
+    x = speechlike(seconds=5.0)
+    x = x - x.mean(dtype=np.float64).astype(np.float32)
+    sf.write(tmp_path / "plain.wav", x, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "dc.wav", x + np.float32(0.25), 16000, subtype="FLOAT")
+    for encode in (tiny.encode, tiny.encode_stream):
+        a, b = (read_srb(encode(tmp_path / f"{n}.wav"), tiny.tables) for n in ("plain", "dc"))
+        assert a.gain == b.gain and np.mean(a.units == b.units) > 0.95
+    assert tiny.encode_stream(tmp_path / "dc.wav") == tiny.encode(tmp_path / "dc.wav")
+
+
 def test_silence_and_short_input_refused(tiny, tmp_path):
     sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
     with pytest.raises(AudioError, match="silent"):
