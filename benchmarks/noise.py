@@ -74,9 +74,11 @@ def noisy_versions(items, refs, conditions, talkers_per_file: int = 5) -> dict[s
 
 
 #: srb as it encodes (``srb``: the input's bandwidth picks the encoders), with its wideband
-#: encoders whatever the input (``srb/wide``: a bundle's narrowband pair left unused), and with its
-#: narrowband pair whatever the input (``srb/narrow``).
-SRB_SYSTEMS = {"srb": None, "srb/wide": False, "srb/narrow": True}
+#: encoders whatever the input (``srb/wide``: a bundle's narrowband pair left unused), with its
+#: narrowband pair whatever the input (``srb/narrow``), and without the input's high-pass
+#: (``srb/no-highpass``: :data:`codec.audio.HIGHPASS_HZ`): ``(narrowband, high-pass on)``.
+SRB_SYSTEMS = {"srb": (None, True), "srb/wide": (False, True), "srb/narrow": (True, True),
+               "srb/no-highpass": (None, False)}
 
 
 def paired_lines(files: dict, against: str, words: bool) -> list[str]:
@@ -102,10 +104,14 @@ def main(argv=None) -> int:
     ap.add_argument("--systems", default="input,srb,codec2-700C")
     ap.add_argument("--paired-against", default="codec2-700C",
                     help="the system every other coded one is paired with, per condition ('' for none)")
+    ap.add_argument("--highpass", type=float, default=None,
+                    help="the input high-pass cutoff in Hz for srb (default: the codec's)")
     dev_script.add_judges(ap, "condition and system")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     codec, items = dev_script.start(args)
+    highpass = codec.input_highpass if args.highpass is None else args.highpass
+    codec.input_highpass = highpass
     from benchmarks.metrics import SpeakerSimilarity
     from benchmarks.peers import peer_systems
     from benchmarks.render_scores import RenderScorer
@@ -128,13 +134,16 @@ def main(argv=None) -> int:
             elif system in SRB_SYSTEMS:
                 kept = total = bits = 0
                 outs = []
+                narrowband, filtered = SRB_SYSTEMS[system]
+                codec.input_highpass = highpass if filtered else None
                 for x, u in zip(mixes, clean_units):
-                    streams = codec.encode_streams(x, codec.sample_rate, narrowband=SRB_SYSTEMS[system])
+                    streams = codec.encode_streams(x, codec.sample_rate, narrowband=narrowband)
                     bits += 8 * len(codec.write(streams))
                     n = min(len(streams.units), len(u))
                     kept += int(np.sum(streams.units[:n] == u[:n]))
                     total += n
                     outs.append(codec.decode_streams(streams))
+                codec.input_highpass = highpass
                 extra = f" {100 * kept / max(1, total):.1f} % | {bits / seconds:.1f} |"
             else:
                 outs = [peers[system].run(x).wav for x in mixes]
@@ -149,13 +158,14 @@ def main(argv=None) -> int:
         "",
         f"`python -m benchmarks.noise --data {args.data} --every {args.every} --conditions {args.conditions} "
         f"--systems {args.systems}{dev_script.judges_flags(args)}{f' --model {args.model}' if args.model else ''}"
-        f"{f' --paired-against {args.paired_against}' if args.paired_against != 'codec2-700C' else ''}` "
-        f"(model {codec.model_id:08x}"
+        f"{f' --paired-against {args.paired_against}' if args.paired_against != 'codec2-700C' else ''}"
+        f"{f' --highpass {args.highpass:g}' if args.highpass is not None else ''}` "
+        f"(model {codec.model_id:08x}, " + (f"input high-pass {highpass:g} Hz" if highpass else "no input high-pass")
         + (f", narrowband encoders for a high band under {codec.narrowband.config.high_below_db:g} dB"
            if codec.narrowband else "")
         + f"; {len(items)} files, "
         f"{seconds:.0f} s; {time.perf_counter() - t0:.0f} s). Condition KIND/SNR: noise of that kind "
-        "(codec/train/noise.py) at that SNR in dB (the speech's active level over the noise's power); reverb/RT60: a "
+        "(codec/train/noise.py; hum50, hum60: mains hum, the tone and two harmonics) at that SNR in dB (the speech's active level over the noise's power); reverb/RT60: a "
         "synthetic room; band/RATE: through a channel sampled at RATE Hz, no noise; phone/RATE: a G.711 landline "
         "(300-3400 Hz, 8-bit mu-law at RATE Hz). *input*: the "
         "noisy mixture itself, uncoded. *units kept*: share of srb's content units on the mixture equal to those on "

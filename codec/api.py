@@ -20,7 +20,7 @@ from bitstream import LostSpan, SpeakerCode, SrbError, SrbFormatError, SrbModelM
 from bitstream.container import MAX_PACKET_FRAMES, peek_model_id
 
 from . import pitch
-from .audio import load_audio
+from .audio import HIGHPASS_HZ, load_audio
 from .bandwidth import high_band_db
 from .bundle import load_bundle, load_render
 from .earlier_layers import earlier_layers, reading_tables
@@ -124,6 +124,9 @@ class Codec:
         except (ValueError, KeyError, TypeError, SrbError) as exc:
             raise ModelError(f"bundle's envelope_earlier: {exc}") from exc
         self.unit_lambda = 0.0
+        # The input's high-pass cutoff in Hz (codec.audio.HIGHPASS_HZ; None: none). Outside the model
+        # id: it changes what the encoder hears, not what the streams mean.
+        self.input_highpass = HIGHPASS_HZ
         self._rate = None  # the unit tables' code lengths, built on first use
         # The envelope codes' rate-distortion trade-off (codec.frame_rdo), the bundle's by default.
         self.envelope_lambda = self.envelope.config.lam if self.envelope is not None else 0.0
@@ -218,7 +221,7 @@ class Codec:
                 ones (``False``), or as the input's measured spectrum says (``None``, see
                 :meth:`encoders`).
         """
-        wav = load_audio(audio, sample_rate, self.sample_rate)
+        wav = load_audio(audio, sample_rate, self.sample_rate, self.input_highpass)
         n = wav.numel()
         content, speaker_encoder = self.encoders(lambda: high_band_db(wav.numpy(), self.sample_rate), narrowband)
         units = self.choose_units(content(wav[None])[0], unit_lambda, packet_frames)

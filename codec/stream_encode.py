@@ -41,7 +41,7 @@ import torchaudio
 from bitstream import SpeakerCode, Streams, write_srb
 
 from . import pitch
-from .audio import CLIP_LEVEL, MIN_SECONDS, check_clipping, check_level, dc_offset
+from .audio import CLIP_LEVEL, MIN_SECONDS, check_clipping, check_level, dc_offset, highpass
 from .bandwidth import BandwidthMeter
 from .errors import AudioError, ModelError
 from .level import active_level, frame_powers, gain_code, level_corrected_gain
@@ -56,7 +56,7 @@ F0VQ_MARGIN = 160
 class BlockReader:
     """Blocks of a file at the codec's rate, mono float32, with margins; resamples blockwise."""
 
-    def __init__(self, path, rate: int):
+    def __init__(self, path, rate: int, highpass_hz: float | None = None):
         try:
             self.info = sf.info(str(path))
         except Exception as exc:  # soundfile raises several types
@@ -68,9 +68,18 @@ class BlockReader:
         # without resampling: about 1 s per hour of 16-bit audio).
         self.offset = dc_offset(b.mean(axis=1) for b in sf.blocks(self.path, blocksize=1 << 16, dtype="float32",
                                                                    always_2d=True))
+        self.highpass_hz = highpass_hz
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Samples ``[start, stop)`` (clipped to the file) at the codec's rate."""
+        """Samples ``[start, stop)`` (clipped to the file) at the codec's rate, high-passed as
+        :func:`codec.audio.load_audio` high-passes the whole file (exactly: :func:`codec.audio.highpass`)."""
+        start, stop = max(0, start), min(self.num_samples, stop)
+        if self.highpass_hz is None:
+            return self.raw(start, stop)
+        return highpass(self.raw, start, stop, self.highpass_hz, self.rate)
+
+    def raw(self, start: int, stop: int) -> np.ndarray:
+        """:meth:`read` before the high-pass (what the input checks see)."""
         start, stop = max(0, start), min(self.num_samples, stop)
         if self.src_rate == self.rate:
             data, _ = sf.read(self.path, start=start, stop=stop, dtype="float32", always_2d=True)
@@ -102,7 +111,7 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     envelope layer measures against is streamed too, :func:`_envelope_codes`; the input's
     high band is measured in the first pass)."""
     cfg = codec.config
-    rd = BlockReader(path, codec.sample_rate)
+    rd = BlockReader(path, codec.sample_rate, codec.input_highpass)
     n, sr = rd.num_samples, codec.sample_rate
     if n < MIN_SECONDS * sr:
         raise AudioError(f"audio is {n / sr:.3f} s long; at least {MIN_SECONDS} s is needed")
@@ -117,20 +126,22 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     # Each block also counts its samples near its own peak: that is the clipping count wherever
     # the block holds the file's peak, so only a block whose peak falls just short of the file's
     # (rare) is read again to count against the file's threshold.
-    peaks, near, powers = [], [], []
+    # The checks see the input before the high-pass, as load_audio's do; the rest sees it after.
+    peaks, near, powers, heard_peak = [], [], [], 0.0
     meter = BandwidthMeter(sr)  # which pair of encoders analyses the input (codec.narrowband)
     for s, e in _blocks(n, block):
-        x = rd.read(s, e)
-        meter.update(x)
-        mag = np.abs(x)
-        powers.append(frame_powers(mag))  # blocks are whole 20 ms frames, but the last
+        mag = np.abs(rd.raw(s, e))
         peaks.append(float(mag.max()))
         near.append(int((mag >= CLIP_LEVEL * peaks[-1]).sum()))
+        x = rd.read(s, e)
+        meter.update(x)
+        powers.append(frame_powers(np.abs(x)))  # blocks are whole 20 ms frames, but the last
+        heard_peak = max(heard_peak, float(np.abs(x).max()))
     if not all(math.isfinite(p) for p in peaks):  # (max() of a list with a NaN depends on its order)
         raise AudioError("audio contains NaN or infinite samples")
     peak = max(peaks)
     check_level(peak)
-    check_clipping(sum(c if p == peak else int((np.abs(rd.read(s, e)) >= CLIP_LEVEL * peak).sum())
+    check_clipping(sum(c if p == peak else int((np.abs(rd.raw(s, e)) >= CLIP_LEVEL * peak).sum())
                        for (s, e), p, c in zip(_blocks(n, block), peaks, near) if p >= CLIP_LEVEL * peak), n)
     content, spk = codec.encoders(meter.high_band_db, narrowband)
     mel_hop = spk.mel.hop_length
@@ -138,7 +149,7 @@ def encode_file_stream(codec, path, speaker_id: int | None = None, unit_lambda: 
     spk_margin = (sum(2 * (i + 1) for i in range(spk.config.layers)) + 8) * mel_hop
     cm = int(math.ceil(content.receptive_field_s * sr / 2 / cfg.unit_hop)) * cfg.unit_hop + cfg.unit_hop
     tail = np.zeros(20 * hop)
-    tail[-1] = peak
+    tail[-1] = heard_peak
 
     def praat_block(s, e, floor, ceiling):
         # Praat centres its frames in the sound, so a block is made as long as the file modulo

@@ -9,7 +9,9 @@ from nothing but numpy and the speech at hand (no noise corpus is available here
 * ``pink``: power falling 3 dB per octave, the usual stand-in for fans and air conditioning;
 * ``brown``: 6 dB per octave, low rumble (cars, traffic);
 * ``babble``: several other utterances summed, each at its own level: the cocktail party, the
-  hardest kind for a speech model because it *is* speech.
+  hardest kind for a speech model because it *is* speech;
+* ``hum50``, ``hum60``: mains hum, a 50 or 60 Hz tone with its second and third harmonics 6 and
+  12 dB down (a ground loop in a cheap recording chain), at a random phase per harmonic.
 
 Rooms: :func:`reverberate` convolves speech with a synthetic impulse response (a direct path,
 then Gaussian noise decaying by 60 dB over the reverberation time RT60), as a stand-in for the
@@ -29,7 +31,9 @@ import numpy as np
 
 from codec.level import active_level, frame_powers
 
-KINDS = ("white", "pink", "brown", "babble")
+KINDS = ("white", "pink", "brown", "babble", "hum50", "hum60")
+#: Mains hum: amplitudes of the fundamental and its harmonics (:func:`hum`).
+HUM_HARMONICS = (1.0, 0.5, 0.25)
 
 
 def colored_noise(n: int, slope_db_per_octave: float, rng: np.random.Generator) -> np.ndarray:
@@ -40,6 +44,15 @@ def colored_noise(n: int, slope_db_per_octave: float, rng: np.random.Generator) 
     # power ~ f^-a with a = slope / (10 log10 2) per octave; amplitude is its square root.
     spec *= f ** (-slope_db_per_octave / (20 * np.log10(2)))
     x = np.fft.irfft(spec, n)
+    return (x / (np.sqrt(np.mean(x ** 2)) + 1e-12)).astype(np.float32)
+
+
+def hum(n: int, hz: float, rng: np.random.Generator, sr: int = 16000) -> np.ndarray:
+    """``(n,)`` unit-power mains hum at ``hz``: the tone and its harmonics (:data:`HUM_HARMONICS`),
+    each at a phase drawn from ``rng``."""
+    t = np.arange(n) / sr
+    x = sum(a * np.sin(2 * np.pi * (k + 1) * hz * t + rng.uniform(0, 2 * np.pi))
+            for k, a in enumerate(HUM_HARMONICS))
     return (x / (np.sqrt(np.mean(x ** 2)) + 1e-12)).astype(np.float32)
 
 
@@ -68,6 +81,8 @@ def make_noise(kind: str, n: int, rng: np.random.Generator, talkers: list[np.nda
         if not talkers:
             raise ValueError("babble noise needs talkers (other utterances)")
         return babble(n, talkers, rng)
+    if kind in ("hum50", "hum60"):
+        return hum(n, float(kind[3:]), rng)
     slopes = {"white": 0.0, "pink": 3.0, "brown": 6.0}
     if kind not in slopes:
         raise ValueError(f"unknown noise kind {kind!r}: one of {', '.join(KINDS)}")

@@ -51,15 +51,13 @@ def _decode_shard(model: str | None, files: list[tuple[int, str]], out: str, ref
     from the decode before the layer, see :meth:`codec.api.Codec.render`), save float16 ``.npy``."""
     torch.set_num_threads(1)
     from codec.api import Codec
-    from codec.audio import load_audio
 
     codec = Codec.from_pretrained(model, refiner=refiner)
     for i, path in files:
         target = Path(out) / f"{i:05d}.npy"
         if target.is_file():
             continue
-        x = load_audio(path).numpy()
-        y, _ = codec.decode(codec.encode(x, codec.sample_rate, envelope=False))
+        y, _ = codec.decode(codec.encode(path, envelope=False))  # the file as a user's encode reads it
         np.save(target.with_suffix(".tmp.npy"), y.astype(np.float16))
         os.replace(target.with_suffix(".tmp.npy"), target)
     return len(files)

@@ -24,10 +24,10 @@ def test_files_are_resampled_to_16k(tmp_path, sr):
 
 def test_arrays_and_tensors():
     x = tone(16000)
-    assert torch.allclose(load_audio(x, 16000), torch.from_numpy(x))
+    assert torch.allclose(load_audio(x, 16000, highpass_hz=None), torch.from_numpy(x))
     assert load_audio(torch.from_numpy(x)[None].repeat(2, 1), 16000).shape == (8000,)
     ints = (x * 32767).astype(np.int16)
-    assert torch.allclose(load_audio(ints, 16000), torch.from_numpy(x), atol=1e-4)
+    assert torch.allclose(load_audio(ints, 16000, highpass_hz=None), torch.from_numpy(x), atol=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_garbage_file(tmp_path):
 @pytest.mark.parametrize("offset", [pytest.param(0.2, id="positive"), pytest.param(-0.26, id="negative")])
 def test_a_dc_offset_is_removed(offset):
     x = tone(16000, seconds=1.0)
-    wav = load_audio(x + np.float32(offset), 16000)
+    wav = load_audio(x + np.float32(offset), 16000, highpass_hz=None)
     assert abs(float(wav.double().mean())) < 1e-6
     assert torch.allclose(wav, torch.from_numpy(x - x.mean()), atol=1e-6)
 
@@ -89,3 +89,43 @@ def test_dc_offset_of_blocks_is_the_mean_of_the_whole():
     x = np.random.default_rng(0).normal(0.05, 0.1, 100_000).astype(np.float32)
     assert dc_offset(np.array_split(x, 7)) == dc_offset([x]) == np.float32(x.astype(np.float64).mean())
     assert dc_offset([]) == 0.0
+
+
+def _gain_db(hz, cutoff=60.0, sr=16000):
+    from codec.audio import highpass
+
+    t = np.arange(2 * sr) / sr
+    x = np.sin(2 * np.pi * hz * t).astype(np.float32)
+    y = highpass(lambda a, b: x[a:b], 0, x.size, cutoff, sr)
+    return 20 * np.log10(np.std(y[sr // 2 :]) / np.std(x[sr // 2 :]))
+
+
+@pytest.mark.parametrize("hz, low, high", [
+    pytest.param(20, -60, -30, id="rumble-cut"),
+    pytest.param(50, -12, -8, id="hum-cut"),
+    pytest.param(60, -6.5, -5.5, id="cutoff-minus-6-dB"),
+    pytest.param(200, -0.3, 0.0, id="voice-kept"),
+    pytest.param(1000, -0.05, 0.05, id="speech-band-kept"),
+])
+def test_highpass_response(hz, low, high):
+    assert low <= _gain_db(hz) <= high
+
+
+def test_highpass_of_any_span_is_the_whole_inputs():
+    # The block encoder asks for spans; they must be the very numbers the whole-file encode sees.
+    from codec.audio import HIGHPASS_BLOCK, highpass
+
+    x = np.random.default_rng(1).normal(0, 0.1, 5 * HIGHPASS_BLOCK + 123).astype(np.float32)
+    read = lambda a, b: x[a:b]  # noqa: E731
+    whole = highpass(read, 0, x.size, 60.0, 16000)
+    assert whole.shape == x.shape
+    for start, stop in [(0, 1), (HIGHPASS_BLOCK - 5, HIGHPASS_BLOCK + 5), (12345, 98765), (x.size - 7, x.size)]:
+        assert np.array_equal(highpass(read, start, stop, 60.0, 16000), whole[start:stop])
+
+
+def test_load_audio_high_passes_after_the_checks():
+    x = tone(16000, seconds=1.0)
+    hum = (0.3 * np.sin(2 * np.pi * 50 * np.arange(16000) / 16000)).astype(np.float32)
+    spectrum = np.abs(np.fft.rfft(load_audio(x + hum, 16000).numpy()))  # 1 Hz bins
+    assert spectrum[50] < 0.35 * spectrum[220]  # the hum, as loud as the tone going in, is 10 dB down
+    assert spectrum[220] > 0.97 * np.abs(np.fft.rfft(x))[220]

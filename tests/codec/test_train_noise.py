@@ -134,3 +134,12 @@ def test_phone_line_keeps_the_voice_band_in_mu_law_steps():
     assert 25 < snr < 50
     assert np.allclose(condition_version(tones[1000].astype(np.float32), "f", "phone", 8000, lambda rng: None),
                        phone_line(tones[1000].astype(np.float32)))
+
+
+@pytest.mark.parametrize("kind, hz", [pytest.param("hum50", 50, id="50Hz"), pytest.param("hum60", 60, id="60Hz")])
+def test_hum_is_a_tone_and_its_harmonics(kind, hz):
+    x = make_noise(kind, 16000, np.random.default_rng(2))
+    assert np.mean(x.astype(np.float64) ** 2) == pytest.approx(1.0, rel=1e-3)
+    spectrum = np.abs(np.fft.rfft(x))  # 1 Hz bins
+    top = sorted(np.argsort(spectrum)[-3:])
+    assert top == [hz, 2 * hz, 3 * hz] and spectrum[hz] == pytest.approx(2 * spectrum[2 * hz], rel=0.01)
