@@ -6,9 +6,10 @@ Every ``--every``-th file is scaled by each of ``--gains`` (dB), encoded and dec
 bundle; the table gives, per input gain, the decoded speech's active level (codec/level.py) minus
 the input's, mean and standard deviation over the files, with the file's gain field applied (the
 decoder's default) and ignored (``Codec(gain=False)``: the vocoder's own level, as before 1.3),
-and the share of output samples at full scale. The input's level is measured without its DC
-offset (the speech's level); ``--dc-above X`` keeps only the files whose mean exceeds ``X`` in
-magnitude (27 train files have one over 1e-3: codec.audio.dc_offset).
+and the share of output samples at full scale. The input's level is measured as the encoder hears
+it: its DC offset removed and high-passed (:func:`codec.audio.load_audio`), so a recording's
+rumble below the cutoff does not count as its loudness; ``--dc-above X`` keeps only the files whose
+mean exceeds ``X`` in magnitude (27 train files have one over 1e-3: codec.audio.dc_offset).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     codec, items = dev_script.start(args)
     from benchmarks.report import read_audio
+    from codec.audio import load_audio
     from codec.level import GAIN_STEP_DB, active_level, frame_powers
 
     def level(w):
@@ -50,7 +52,7 @@ def main(argv=None) -> int:
             codec.apply_gain = False
             y0 = codec.decode_streams(streams)
             codec.apply_gain = True
-            speech = level(xs - xs.mean(dtype=np.float64))  # the input's level without its offset
+            speech = level(load_audio(xs, codec.sample_rate, codec.sample_rate, codec.input_highpass).numpy())
             with_gain.append(level(y) - speech)
             without.append(level(y0) - speech)
             clipped.append(float(np.mean(np.abs(y) >= 1.0)))
