@@ -163,3 +163,20 @@ def test_stream_to_a_closed_pipe_stops_with_one_line(model, srb):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert err == "srb decode: output closed by its reader\n"
+
+
+def test_long_inputs_are_encoded_block_by_block(model, tmp_path, monkeypatch):
+    # Bounded memory without asking: over LONG_INPUT_S the CLI takes the block encoder, unless
+    # --max-bitrate needs the whole file.
+    import codec.cli as cli
+    from codec.api import Codec
+
+    calls = []
+    real = Codec.encode_stream
+    monkeypatch.setattr(Codec, "encode_stream", lambda self, *a, **k: calls.append(a[0]) or real(self, *a, **k))
+    sf.write(tmp_path / "s.wav", speechlike(seconds=3.0), 16000)
+    for limit, extra, streamed in ((600.0, [], False), (2.0, [], True), (2.0, ["--max-bitrate", "2000"], False)):
+        monkeypatch.setattr(cli, "LONG_INPUT_S", limit)
+        calls.clear()
+        assert main(["encode", str(tmp_path / "s.wav"), "--model", model, "--force", *extra]) == 0
+        assert bool(calls) == streamed
